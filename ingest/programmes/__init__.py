@@ -1,0 +1,3 @@
+from .mapping import ProgrammesSource
+
+__all__ = ["ProgrammesSource"]

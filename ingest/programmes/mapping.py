@@ -1,0 +1,105 @@
+"""Funding programmes and their stated figures, from a table curated from public documents.
+
+programmes.csv: one row per call, phase, wave or regional/departmental scheme, each citing its
+document and passage. IRIs: id/programme/{id}.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from pyoxigraph import NamedNode
+
+from ingest.base import BuildContext, Provenance, Source
+from ingest.table import REGISTRY_DIR, Row, Table, cite, load_documents, resolve_ref
+from ptce_kg.rdf import (CODE, DCT, PTCE, RDFS, SKOS, A, TripleSink, code, en, fr, graph, integer, iri,
+                         string, typed)
+
+HERE = Path(__file__).resolve().parent
+COLUMNS = ["id", "parent", "kind", "label_fr", "label_en", "year", "start_date", "result_date",
+           "applications", "admissible", "invited", "laureates", "budget_eur", "amount_per_laureate_eur",
+           "duration_months", "funders", "criteria", "source", "passage"]
+KINDS = {"national-call", "wave", "phase", "regional-scheme", "departmental-scheme"}
+CRITERIA = {"aap2013", "ami-emergents"}
+CRITERION_BASE = CODE.replace("code/", "def/criterion/")
+COUNTS = {"applications": PTCE.applicationCount, "admissible": PTCE.admissibleCount,
+          "invited": PTCE.invitedCount, "laureates": PTCE.laureateCount,
+          "duration_months": PTCE.fundingDurationMonths}
+AMOUNTS = {"budget_eur": PTCE.budget, "amount_per_laureate_eur": PTCE.amountPerLaureate}
+
+
+def organisation_ids() -> set[str]:
+    table = Table("registry", REGISTRY_DIR / "organisations.csv", ["id"])
+    return {row.required("id") for row in table.rows()}
+
+
+def _date(row: Row, field: str) -> str | None:
+    value = row.get(field)
+    if not value:
+        return None
+    try:
+        dt.date.fromisoformat(value)
+    except ValueError:
+        raise row.error(field, f"'{value}' is not a date YYYY-MM-DD") from None
+    return value
+
+
+class ProgrammesSource(Source):
+    name = "programmes"
+    graph = graph("programmes")
+
+    def __init__(self, table: Path | None = None):
+        self.table = Table(self.name, table or HERE / "programmes.csv", COLUMNS)
+
+    def provenance(self) -> Provenance:
+        return Provenance(
+            title_fr="Programmes de financement des PTCE et leurs chiffres (table curée)",
+            title_en="PTCE funding programmes and their figures (curated table)",
+            source_iri="https://w3id.org/ptce-kg/id/table/programmes",
+            version="0.1",
+            licence_iri="https://www.etalab.gouv.fr/licence-ouverte-open-licence",
+            publisher="ptce-kg, d'après les documents publics cités ligne par ligne",
+        )
+
+    def load(self, sink: TripleSink, ctx: BuildContext) -> None:
+        documents = load_documents()
+        organisations = organisation_ids()
+        rows = list(self.table.rows())
+        ids = {row.get("id") for row in rows}
+        for row in rows:
+            key = row.required("id")
+            node = iri(f"programme/{key}")
+            sink.add(node, A, PTCE.FundingProgramme)
+            sink.add(node, RDFS.label, fr(row.required("label_fr")))
+            sink.add(node, RDFS.label, en(row.required("label_en")))
+            sink.add(node, SKOS.prefLabel, fr(row.get("label_fr")))
+            sink.add(node, DCT.identifier, string(key))
+            sink.add(node, PTCE.programmeKind, code("programme-kind", row.choice("kind", KINDS) or row.required("kind")))
+            parent = row.get("parent")
+            if parent:
+                if parent not in ids:
+                    raise row.error("parent", f"unknown programme '{parent}'")
+                sink.add(node, DCT.isPartOf, iri(f"programme/{parent}"))
+            year = row.integer("year")
+            if year is not None:
+                sink.add(node, PTCE.year, typed(str(year), "gYear"))
+            for field, prop in (("start_date", PTCE.startDate), ("result_date", PTCE.resultDate)):
+                value = _date(row, field)
+                if value:
+                    sink.add(node, prop, typed(value, "date"))
+            for field, prop in COUNTS.items():
+                value = row.integer(field)
+                if value is not None:
+                    sink.add(node, prop, typed(str(value), "nonNegativeInteger"))
+            for field, prop in AMOUNTS.items():
+                value = row.integer(field)
+                if value is not None:
+                    sink.add(node, prop, typed(str(value), "decimal"))
+            for funder in row.items("funders"):
+                sink.add(node, PTCE.funder, resolve_ref(row, "funders", funder, ctx.territories, organisations))
+            for criterion in row.items("criteria"):
+                if criterion not in CRITERIA:
+                    raise row.error("criteria", f"unknown criteria set '{criterion}' (one of {sorted(CRITERIA)})")
+                sink.add(node, PTCE.hasCriterion, NamedNode(CRITERION_BASE + criterion))
+            cite(sink, node, row, key, documents)

@@ -1,0 +1,3 @@
+from .mapping import RegistrySource
+
+__all__ = ["RegistrySource"]

@@ -1,0 +1,263 @@
+"""The PTCE registry, curated from public documents (see documents.csv), one table per kind of fact:
+
+    documents.csv      the public documents cited            -> id/document/{id}
+    organisations.csv  carriers, members, funders           -> id/organisation/{id}
+    ptce.csv           the PTCE and what the documents state -> id/ptce/{id}
+    members.csv        memberships with role and circle      -> id/membership/{ptce}/{member}
+    awards.csv         programmes won                        -> id/award/{programme}/{ptce}
+    charters.csv       the PTCE charters (2014, 2021)        -> id/charte/{year}
+
+Every row cites its document and the passage it rests on. Unknown stays empty, never guessed.
+Territories are referenced as kind:code (commune:39300, epci:200093201, departement:65…) and must
+exist in the pinned découpage administratif.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pyoxigraph import NamedNode
+
+from ingest.base import BuildContext, Provenance, Source
+from ingest.table import Row, Table, cite, load_documents, resolve_ref
+from ptce_kg.rdf import (ADMS, DCT, FOAF, ORG, PTCE, RDFS, ROV, SCHEMA, SKOS, A, TripleSink, code, en, fr,
+                         graph, iri, string, typed)
+
+HERE = Path(__file__).resolve().parent
+
+ACTOR_KINDS = {"ess-enterprise", "other-enterprise", "collectivite", "research-centre",
+               "higher-education", "training-body", "other-person"}
+CIRCLES = {"carrier", "initiator", "partner"}
+LEGAL_FORMS = {"association", "fondation", "mutuelle", "cooperative", "scop", "scic", "sarl",
+               "societe-commerciale", "collectivite", "etablissement-public", "etat"}
+ESS_STATUSES = {"cae", "ge", "geiq", "siae", "aci", "ei", "etti", "ai", "eiti", "esus"}
+PERIMETER_KINDS = {"agglomeration", "pays", "bassin-emploi", "quartier", "departement",
+                   "interdepartemental", "region"}
+SECTORS = {"eco-activites", "emploi", "alimentation", "culture", "services-entreprises",
+           "services-personne", "dechets", "energie", "ecoconstruction", "mobilite", "textile",
+           "numerique", "tourisme", "industrie", "sante"}
+COOPERATION_MODES = {"mutualisation", "mutualisation-locaux", "mutualisation-emplois",
+                     "mutualisation-services", "mutualisation-equipements", "mutualisation-savoirs",
+                     "cooperation", "partenariat"}
+STAGES = {"gestation", "emergence", "developpement", "consolidation"}
+IMPULSES = {"entrepreneuriale", "citoyenne", "collectivite"}
+BOOLEANS = {"true": True, "false": False, "": None}
+
+
+def _codes(sink: TripleSink, node: NamedNode, row: Row, field: str, scheme: str, prop: NamedNode,
+           allowed: set[str]) -> None:
+    for value in row.items(field):
+        if value not in allowed:
+            raise row.error(field, f"'{value}' is not one of {sorted(allowed)}")
+        sink.add(node, prop, code(scheme, value))
+
+
+def _siren_ok(siren: str) -> bool:
+    """SIREN: 9 digits with a Luhn key (La Poste's 356000000 is the documented exception)."""
+    if len(siren) != 9 or not siren.isdigit():
+        return False
+    if siren == "356000000":
+        return True
+    total = 0
+    for i, ch in enumerate(reversed(siren)):
+        d = int(ch) * (2 if i % 2 else 1)
+        total += d - 9 if d > 9 else d
+    return total % 10 == 0
+
+
+class RegistrySource(Source):
+    name = "registry"
+    graph = graph("registry")
+
+    def __init__(self, folder: Path | None = None):
+        self.folder = Path(folder or HERE)
+
+    def _table(self, name: str, columns: list[str]) -> Table:
+        return Table(self.name, self.folder / name, columns)
+
+    def provenance(self) -> Provenance:
+        return Provenance(
+            title_fr="Registre des PTCE curé à partir de documents publics",
+            title_en="PTCE registry curated from public documents",
+            source_iri="https://w3id.org/ptce-kg/id/table/registry",
+            version="0.1",
+            licence_iri="https://www.etalab.gouv.fr/licence-ouverte-open-licence",
+            publisher="ptce-kg, d'après les documents publics cités ligne par ligne",
+        )
+
+    def load(self, sink: TripleSink, ctx: BuildContext) -> None:
+        documents = self._documents(sink)
+        organisations = self._organisations(sink, ctx, documents)
+        ptces = self._ptce(sink, ctx, organisations, documents)
+        self._members(sink, ctx, organisations, ptces, documents)
+        self._awards(sink, ptces, documents)
+        self._charters(sink, documents)
+
+    # ---------------------------------------------------------------------------------------------
+    def _documents(self, sink: TripleSink) -> dict[str, NamedNode]:
+        for row in self._table("documents.csv", ["id", "title", "publisher", "issued", "url", "note"]).rows():
+            node = iri(f"document/{row.get('id')}")
+            sink.add(node, A, FOAF.Document)
+            sink.add(node, A, DCT.BibliographicResource)
+            sink.add(node, DCT.title, fr(row.required("title")))
+            sink.add(node, RDFS.label, fr(row.get("title")))
+            sink.add(node, DCT.publisher, string(row.required("publisher")))
+            issued = row.get("issued")
+            if issued:
+                kind = {4: "gYear", 7: "gYearMonth", 10: "date"}.get(len(issued))
+                if kind is None:
+                    raise row.error("issued", f"'{issued}' is not YYYY, YYYY-MM or YYYY-MM-DD")
+                sink.add(node, DCT.issued, typed(issued, kind))
+            if row.get("url"):
+                if not row.get("url").startswith(("http://", "https://")):
+                    raise row.error("url", "not an http(s) URL")
+                sink.add(node, SCHEMA.url, NamedNode(row.get("url")))
+            if row.get("note"):
+                sink.add(node, RDFS.comment, fr(row.get("note")))
+        return load_documents()
+
+    def _organisations(self, sink: TripleSink, ctx: BuildContext, documents) -> set[str]:
+        columns = ["id", "name", "legal_form", "ess", "ess_status", "actor_kind", "group", "location",
+                   "siren", "source", "passage"]
+        ids: set[str] = set()
+        for row in self._table("organisations.csv", columns).rows():
+            key = row.required("id")
+            ids.add(key)
+            node = iri(f"organisation/{key}")
+            sink.add(node, A, PTCE.Organisation)
+            sink.add(node, A, ORG.Organization)
+            if row.choice("group", {"yes", ""}) == "yes":
+                sink.add(node, A, PTCE.MemberGroup)
+            sink.add(node, RDFS.label, fr(row.required("name")))
+            sink.add(node, SKOS.prefLabel, fr(row.get("name")))
+            _codes(sink, node, row, "legal_form", "legal-form", ROV.orgType, LEGAL_FORMS)
+            ess = row.get("ess").lower()
+            if ess not in BOOLEANS:
+                raise row.error("ess", f"'{ess}' is not true, false or empty")
+            if BOOLEANS[ess] is not None:
+                sink.add(node, PTCE.essEnterprise, typed(ess, "boolean"))
+            _codes(sink, node, row, "ess_status", "ess-status", PTCE.essStatus, ESS_STATUSES)
+            _codes(sink, node, row, "actor_kind", "actor-kind", PTCE.actorKind, ACTOR_KINDS)
+            if row.get("location"):
+                sink.add(node, PTCE.location, resolve_ref(row, "location", row.get("location"), ctx.territories))
+            siren = row.get("siren")
+            if siren:
+                if not _siren_ok(siren):
+                    raise row.error("siren", f"'{siren}' is not a valid SIREN (9 digits, Luhn key)")
+                sink.add(node, PTCE.siren, string(siren))
+                ident = NamedNode(node.value + "#siren")
+                sink.add(node, ADMS.identifier, ident)
+                sink.add(ident, A, ADMS.Identifier)
+                sink.add(ident, SKOS.notation, string(siren))
+                sink.add(ident, ADMS.schemeAgency, string("INSEE (répertoire SIRENE)"))
+            cite(sink, node, row, key, documents)
+        return ids
+
+    def _ptce(self, sink: TripleSink, ctx: BuildContext, organisations: set[str], documents) -> set[str]:
+        columns = ["id", "label", "alt_labels", "carrier", "perimeter", "perimeter_kind", "sectors",
+                   "cooperation_modes", "stage", "impulse", "created", "member_count", "map_2014",
+                   "description", "source", "passage"]
+        ids: set[str] = set()
+        self._carriers: dict[str, str] = {}
+        for row in self._table("ptce.csv", columns).rows():
+            key = row.required("id")
+            ids.add(key)
+            node = iri(f"ptce/{key}")
+            sink.add(node, A, PTCE.PTCE)
+            sink.add(node, RDFS.label, fr(row.required("label")))
+            sink.add(node, SKOS.prefLabel, fr(row.get("label")))
+            for alt in row.items("alt_labels"):
+                sink.add(node, SKOS.altLabel, fr(alt))
+            carrier = row.get("carrier")
+            if carrier:
+                sink.add(node, PTCE.carrier, resolve_ref(row, "carrier", carrier, ctx.territories, organisations))
+                self._carriers[key] = carrier
+            for ref in row.items("perimeter"):
+                sink.add(node, PTCE.perimeter, resolve_ref(row, "perimeter", ref, ctx.territories))
+            _codes(sink, node, row, "perimeter_kind", "perimeter-kind", PTCE.perimeterKind, PERIMETER_KINDS)
+            _codes(sink, node, row, "sectors", "sector", PTCE.sector, SECTORS)
+            _codes(sink, node, row, "cooperation_modes", "cooperation-mode", PTCE.cooperationMode, COOPERATION_MODES)
+            _codes(sink, node, row, "stage", "stage", PTCE.stage, STAGES)
+            _codes(sink, node, row, "impulse", "impulse", PTCE.impulse, IMPULSES)
+            created = row.integer("created")
+            if created is not None:
+                sink.add(node, DCT.created, typed(str(created), "gYear"))
+            count = row.integer("member_count")
+            if count is not None:
+                sink.add(node, PTCE.declaredMemberCount, typed(str(count), "nonNegativeInteger"))
+            if row.choice("map_2014", {"yes", ""}) == "yes":
+                sink.add(node, PTCE.mapCategory, code("map-category", "repere"))
+                sink.add(node, DCT.source, documents["rtes-journee-lille-2014"])
+            if row.get("description"):
+                sink.add(node, DCT.description, fr(row.get("description")))
+            cite(sink, node, row, key, documents)
+        return ids
+
+    def _members(self, sink: TripleSink, ctx: BuildContext, organisations: set[str], ptces: set[str],
+                 documents) -> None:
+        columns = ["ptce", "member", "role", "circle", "source", "passage"]
+        listed: set[tuple[str, str]] = set()
+        for row in self._table("members.csv", columns).rows():
+            ptce, member = row.required("ptce"), row.required("member")
+            if ptce not in ptces:
+                raise row.error("ptce", f"unknown PTCE '{ptce}' (see ptce.csv)")
+            if (ptce, member) in listed:
+                raise row.error("member", f"'{member}' is listed twice for '{ptce}'")
+            listed.add((ptce, member))
+            member_node = resolve_ref(row, "member", member, ctx.territories, organisations)
+            key = f"{ptce}/{member.replace(':', '-')}"
+            node = iri(f"membership/{key}")
+            ptce_node = iri(f"ptce/{ptce}")
+            sink.add(node, A, PTCE.PTCEMembership)
+            sink.add(node, RDFS.label, fr(f"adhésion de {member} à {ptce}"))
+            sink.add(node, ORG.organization, ptce_node)
+            sink.add(node, ORG.member, member_node)
+            sink.add(ptce_node, ORG.hasMember, member_node)
+            role = row.choice("role", ACTOR_KINDS) or row.required("role")
+            sink.add(node, ORG.role, code("actor-kind", role))
+            circle = row.choice("circle", CIRCLES)
+            if circle:
+                sink.add(node, PTCE.circle, code("circle", circle))
+            cite(sink, node, row, key.replace("/", "--"), documents)
+        missing = [(p, c) for p, c in self._carriers.items() if (p, c) not in listed]
+        if missing:
+            p, c = missing[0]
+            raise row.error("member", f"carrier '{c}' of PTCE '{p}' has no membership row (circle carrier)")
+
+    def _awards(self, sink: TripleSink, ptces: set[str], documents) -> None:
+        from ingest.programmes.mapping import HERE as PROGRAMMES_DIR
+
+        programmes = {r.get("id") for r in Table("programmes", PROGRAMMES_DIR / "programmes.csv", ["id"]).rows()}
+        columns = ["ptce", "programme", "year", "amount_eur", "duration_months", "source", "passage"]
+        for row in self._table("awards.csv", columns).rows():
+            ptce, programme = row.required("ptce"), row.required("programme")
+            if ptce not in ptces:
+                raise row.error("ptce", f"unknown PTCE '{ptce}' (see ptce.csv)")
+            if programme not in programmes:
+                raise row.error("programme", f"unknown programme '{programme}' (see ingest/programmes/programmes.csv)")
+            key = f"{programme}/{ptce}"
+            node = iri(f"award/{key}")
+            sink.add(node, A, PTCE.Award)
+            sink.add(node, RDFS.label, fr(f"{ptce} lauréat de {programme}"))
+            sink.add(node, PTCE.laureate, iri(f"ptce/{ptce}"))
+            sink.add(node, PTCE.programme, iri(f"programme/{programme}"))
+            year = row.integer("year")
+            if year is not None:
+                sink.add(node, PTCE.year, typed(str(year), "gYear"))
+            amount = row.integer("amount_eur")
+            if amount is not None:
+                sink.add(node, PTCE.amount, typed(str(amount), "decimal"))
+            months = row.integer("duration_months")
+            if months is not None:
+                sink.add(node, PTCE.fundingDurationMonths, typed(str(months), "nonNegativeInteger"))
+            cite(sink, node, row, key.replace("/", "--"), documents)
+
+    def _charters(self, sink: TripleSink, documents) -> None:
+        for row in self._table("charters.csv", ["id", "label_fr", "label_en", "year", "source", "passage"]).rows():
+            key = row.required("id")
+            node = iri(f"charte/{key}")
+            sink.add(node, A, PTCE.Charter)
+            sink.add(node, RDFS.label, fr(row.required("label_fr")))
+            sink.add(node, RDFS.label, en(row.required("label_en")))
+            sink.add(node, DCT.issued, typed(str(row.integer("year")), "gYear"))
+            cite(sink, node, row, key, documents)

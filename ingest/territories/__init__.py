@@ -1,0 +1,3 @@
+from .mapping import TerritoriesSource
+
+__all__ = ["TerritoriesSource"]

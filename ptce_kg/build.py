@@ -1,0 +1,132 @@
+"""Build the graph: every source into its named graph, a metadata graph, checks, then publish.
+
+The new store is written beside the published one; it replaces it only when every source loaded
+and every check passed. Anything else leaves the published graph untouched.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import pyoxigraph
+from pyoxigraph import Literal, NamedNode, Quad, RdfFormat
+
+from ingest.base import BuildContext, Source
+from . import __version__
+from .config import ONTOLOGY_DIR, Settings, settings as load_settings
+from .errors import BuildError, PtceKgError
+from .rdf import DCAT, DCT, PROV, RDFS, SD, A, TripleSink, en, fr, graph, iri, string, typed
+from .store import StoreRoot
+
+ONTOLOGY_GRAPH = graph("ontology")
+META_GRAPH = graph("meta")
+PIPELINE = NamedNode("https://w3id.org/ptce-kg/id/software/ptce-kg")
+
+Progress = Callable[[str], None]
+
+
+def default_sources(cfg: Settings) -> list[Source]:
+    from ingest.programmes import ProgrammesSource
+    from ingest.registry import RegistrySource
+    from ingest.territories import TerritoriesSource
+
+    return [TerritoriesSource(cfg.decoupage_dir), ProgrammesSource(), RegistrySource()]
+
+
+def ontology_files() -> list[Path]:
+    return sorted(ONTOLOGY_DIR.glob("*.ttl"))
+
+
+def _ontology_quads() -> Iterable[Quad]:
+    for path in ontology_files():
+        try:
+            for q in pyoxigraph.parse(path=str(path), format=RdfFormat.TURTLE):
+                yield Quad(q.subject, q.predicate, q.object, ONTOLOGY_GRAPH)
+        except SyntaxError as exc:
+            raise BuildError(f"[ontology] {path.name}: {exc}") from exc
+
+
+def _count(store: pyoxigraph.Store, graph_iri: NamedNode) -> int:
+    result = store.query(f"SELECT (COUNT(*) AS ?n) {{ GRAPH <{graph_iri.value}> {{ ?s ?p ?o }} }}")
+    return int(next(iter(result))["n"].value)
+
+
+def _describe(sink: TripleSink, source: Source, triples: int, activity: NamedNode) -> None:
+    p = source.provenance()
+    g = source.graph
+    sink.add(g, A, SD.NamedGraph)
+    sink.add(g, A, PROV.Entity)
+    sink.add(g, A, DCAT.Dataset)
+    sink.add(g, DCT.title, fr(p.title_fr))
+    sink.add(g, DCT.title, en(p.title_en))
+    sink.add(g, RDFS.label, fr(p.title_fr))
+    sink.add(g, DCT.source, NamedNode(p.source_iri))
+    sink.add(g, PROV.wasDerivedFrom, NamedNode(p.source_iri))
+    sink.add(g, DCT.license, NamedNode(p.licence_iri))
+    sink.add(g, DCT.publisher, string(p.publisher))
+    sink.add(g, NamedNode("http://purl.org/pav/version"), string(p.version))
+    sink.add(g, NamedNode("http://rdfs.org/ns/void#triples"), typed(str(triples), "integer"))
+    sink.add(g, PROV.wasGeneratedBy, activity)
+
+
+def build(store_path: str | Path | None = None, *, sources: list[Source] | None = None,
+          progress: Progress = print, cfg: Settings | None = None) -> dict:
+    """Build every source into a new store and publish it. Returns a summary dict."""
+    cfg = cfg or load_settings()
+    root = StoreRoot(store_path or cfg.store)
+    sources = default_sources(cfg) if sources is None else sources
+    build_dir = root.new_build_dir()
+    started = time.time()
+    summary: dict = {"store": str(root.path), "build": build_dir.name, "graphs": {}}
+    try:
+        store = pyoxigraph.Store(str(build_dir))
+        ctx = BuildContext()
+        meta = TripleSink(META_GRAPH)
+        activity = iri(f"build/{build_dir.name}")
+        for source in sources:
+            t0 = time.time()
+            progress(f"[{source.name}] loading…")
+            sink = TripleSink(source.graph, store.bulk_extend)
+            source.load(sink, ctx)
+            sink.flush()
+            count = _count(store, source.graph)
+            if not count:
+                raise BuildError(f"[{source.name}] produced no triples / aucun triplet produit")
+            _describe(meta, source, count, activity)
+            summary["graphs"][source.graph.value] = count
+            progress(f"[{source.name}] {count:,} triples in {time.time() - t0:.1f}s")
+        onto = list(_ontology_quads())
+        store.bulk_extend(onto)
+        summary["graphs"][ONTOLOGY_GRAPH.value] = len(onto)
+        ended = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+        meta.add(activity, A, PROV.Activity)
+        meta.add(activity, RDFS.label, fr(f"construction du graphe {build_dir.name}"))
+        meta.add(activity, PROV.wasAssociatedWith, PIPELINE)
+        meta.add(activity, PROV.endedAtTime, typed(ended.isoformat(), "dateTime"))
+        meta.add(PIPELINE, A, PROV.SoftwareAgent)
+        meta.add(PIPELINE, RDFS.label, string(f"ptce-kg {__version__}"))
+        meta.add(PIPELINE, NamedNode("http://purl.org/pav/version"), string(__version__))
+        meta.add(META_GRAPH, DCT.modified, typed(ended.isoformat(), "dateTime"))
+        store.bulk_extend(meta.quads)
+        summary["graphs"][META_GRAPH.value] = _count(store, META_GRAPH)
+        progress("[checks] running…")
+        from .checks import run_checks
+
+        run_checks(store)
+        store.flush()
+        store.optimize()
+        del store
+    except PtceKgError:
+        root.discard(build_dir)
+        raise
+    except Exception as exc:  # an unexpected failure must not publish a half-built store either
+        root.discard(build_dir)
+        raise BuildError(f"build failed / échec de la construction: {exc!r}") from exc
+    root.publish(build_dir)
+    summary["seconds"] = round(time.time() - started, 1)
+    summary["triples"] = sum(summary["graphs"].values())
+    progress(f"published {build_dir.name}: {summary['triples']:,} triples in {summary['seconds']}s")
+    return summary

@@ -1,0 +1,47 @@
+"""Where things are: project folders, the store, the base IRI. Environment variables override."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+ONTOLOGY_DIR = PROJECT_ROOT / "ontology"
+SHAPES_DIR = PROJECT_ROOT / "shapes"
+QUERIES_DIR = PROJECT_ROOT / "queries"
+INGEST_DIR = PROJECT_ROOT / "ingest"
+NODE_MODULES = PROJECT_ROOT / "node_modules"
+
+# The persistent namespace: IRIs do not depend on where the service runs.
+DEFAULT_BASE_IRI = "https://w3id.org/ptce-kg/"
+
+
+def _env_path(name: str, default: Path) -> Path:
+    value = os.environ.get(name)
+    return Path(value).expanduser().resolve() if value else default
+
+
+@dataclass(frozen=True)
+class Settings:
+    store: str = field(default_factory=lambda: os.environ.get("PTCE_KG_STORE", str(PROJECT_ROOT / "var" / "store")))
+    base_iri: str = field(default_factory=lambda: os.environ.get("PTCE_KG_BASE_IRI", DEFAULT_BASE_IRI))
+    decoupage_dir: Path = field(
+        default_factory=lambda: _env_path(
+            "PTCE_KG_DECOUPAGE_DIR", NODE_MODULES / "@etalab" / "decoupage-administratif"
+        )
+    )
+    # SPARQL endpoint limits and safety (see README, "SPARQL endpoint").
+    query_timeout_s: float = field(default_factory=lambda: float(os.environ.get("PTCE_KG_QUERY_TIMEOUT", "30")))
+    max_rows: int = field(default_factory=lambda: int(os.environ.get("PTCE_KG_MAX_ROWS", "10000")))
+    update_token: str | None = field(default_factory=lambda: os.environ.get("PTCE_KG_UPDATE_TOKEN") or None)
+    service_allowlist: tuple[str, ...] = field(
+        default_factory=lambda: tuple(
+            s for s in os.environ.get("PTCE_KG_SERVICE_ALLOWLIST", "").split() if s
+        )
+    )
+    max_body_bytes: int = field(default_factory=lambda: int(os.environ.get("PTCE_KG_MAX_BODY", str(1024 * 1024))))
+
+
+def settings() -> Settings:
+    return Settings()

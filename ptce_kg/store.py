@@ -1,0 +1,97 @@
+"""The embedded store: one pyoxigraph store per build, published by an atomic pointer switch.
+
+Layout of a store root directory:
+    builds/<build-id>/   a complete pyoxigraph (RocksDB) store
+    CURRENT              the name of the published build, replaced atomically (os.replace)
+
+A build writes a new directory beside the published one and only then replaces CURRENT, so a
+failed or killed build never touches what is served; readers notice the new pointer on their next
+request and reopen.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+import time
+from pathlib import Path
+
+import pyoxigraph
+
+from .errors import StoreError
+
+POINTER = "CURRENT"
+KEEP_BUILDS = 2  # the published build and the one before it (readers may still hold it open)
+
+
+class StoreRoot:
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path).expanduser().resolve()
+        self.builds = self.path / "builds"
+
+    # -- writing ---------------------------------------------------------------------------------
+    def new_build_dir(self) -> Path:
+        self.builds.mkdir(parents=True, exist_ok=True)
+        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+        build = self.builds / f"{stamp}-{os.getpid()}-{time.monotonic_ns() % 10**6:06d}"
+        build.mkdir()
+        return build
+
+    def publish(self, build_dir: Path) -> None:
+        tmp = self.path / f".{POINTER}.{os.getpid()}.tmp"
+        tmp.write_text(build_dir.name + "\n", encoding="utf-8")
+        with open(tmp, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, self.path / POINTER)
+        self.prune()
+
+    def discard(self, build_dir: Path) -> None:
+        shutil.rmtree(build_dir, ignore_errors=True)
+
+    def prune(self) -> None:
+        """Delete builds older than the last KEEP_BUILDS, never the published one."""
+        current = self.current_name()
+        builds = sorted((p for p in self.builds.iterdir() if p.is_dir()), key=lambda p: p.name)
+        keep = {p.name for p in builds[-KEEP_BUILDS:]} | {current}
+        for build in builds:
+            if build.name not in keep:
+                shutil.rmtree(build, ignore_errors=True)
+
+    # -- reading ---------------------------------------------------------------------------------
+    def current_name(self) -> str | None:
+        try:
+            return (self.path / POINTER).read_text(encoding="utf-8").strip() or None
+        except FileNotFoundError:
+            return None
+
+    def current_path(self) -> Path | None:
+        name = self.current_name()
+        return self.builds / name if name else None
+
+    def open_read(self) -> pyoxigraph.Store:
+        path = self.current_path()
+        if path is None or not path.is_dir():
+            raise StoreError(
+                f"No graph has been built in {self.path} yet. Run `ptce-kg build` first. "
+                f"/ Aucun graphe n'a encore été construit dans {self.path} : lancez `ptce-kg build`."
+            )
+        return pyoxigraph.Store.read_only(str(path))
+
+
+class LiveStore:
+    """A read handle that follows the published build: reopens when CURRENT changes."""
+
+    def __init__(self, root: StoreRoot):
+        self.root = root
+        self._lock = threading.Lock()
+        self._name: str | None = None
+        self._store: pyoxigraph.Store | None = None
+
+    def get(self) -> tuple[pyoxigraph.Store, str]:
+        name = self.root.current_name()
+        with self._lock:
+            if self._store is None or name != self._name:
+                self._store = self.root.open_read()
+                self._name = self.root.current_name()
+            return self._store, self._name or ""
