@@ -40,6 +40,7 @@ class Settings:
             s for s in os.environ.get("PTCE_KG_SERVICE_ALLOWLIST", "").split() if s
         )
     )
+    workers: int = field(default_factory=lambda: int(os.environ.get("PTCE_KG_WORKERS", "4")))
     max_body_bytes: int = field(default_factory=lambda: int(os.environ.get("PTCE_KG_MAX_BODY", str(1024 * 1024))))
 
 

@@ -95,3 +95,10 @@ class LiveStore:
                 self._store = self.root.open_read()
                 self._name = self.root.current_name()
             return self._store, self._name or ""
+
+    def get_or_none(self) -> pyoxigraph.Store | None:
+        """The published store, or None when nothing has been built yet."""
+        try:
+            return self.get()[0]
+        except StoreError:
+            return None

@@ -19,7 +19,7 @@ from pathlib import Path
 from pyoxigraph import NamedNode
 
 from ingest.base import BuildContext, Provenance, Source
-from ingest.table import Row, Table, cite, load_documents, resolve_ref
+from ingest.table import Row, Table, cite, resolve_ref
 from ptce_kg.rdf import (ADMS, DCT, FOAF, ORG, PTCE, RDFS, ROV, SCHEMA, SKOS, A, TripleSink, code, en, fr,
                          graph, iri, string, typed)
 
@@ -65,6 +65,10 @@ def _siren_ok(siren: str) -> bool:
     return total % 10 == 0
 
 
+# The document holding the 2014 national map of PTCE ("map_2014" = yes cites it).
+MAP_2014_DOCUMENT = "rtes-journee-lille-2014"
+
+
 class RegistrySource(Source):
     name = "registry"
     graph = graph("registry")
@@ -95,8 +99,10 @@ class RegistrySource(Source):
 
     # ---------------------------------------------------------------------------------------------
     def _documents(self, sink: TripleSink) -> dict[str, NamedNode]:
+        documents: dict[str, NamedNode] = {}
         for row in self._table("documents.csv", ["id", "title", "publisher", "issued", "url", "note"]).rows():
-            node = iri(f"document/{row.get('id')}")
+            node = iri(f"document/{row.required('id')}")
+            documents[row.get("id")] = node
             sink.add(node, A, FOAF.Document)
             sink.add(node, A, DCT.BibliographicResource)
             sink.add(node, DCT.title, fr(row.required("title")))
@@ -114,7 +120,7 @@ class RegistrySource(Source):
                 sink.add(node, SCHEMA.url, NamedNode(row.get("url")))
             if row.get("note"):
                 sink.add(node, RDFS.comment, fr(row.get("note")))
-        return load_documents()
+        return documents
 
     def _organisations(self, sink: TripleSink, ctx: BuildContext, documents) -> set[str]:
         columns = ["id", "name", "legal_form", "ess", "ess_status", "actor_kind", "group", "location",
@@ -187,7 +193,9 @@ class RegistrySource(Source):
                 sink.add(node, PTCE.declaredMemberCount, typed(str(count), "nonNegativeInteger"))
             if row.choice("map_2014", {"yes", ""}) == "yes":
                 sink.add(node, PTCE.mapCategory, code("map-category", "repere"))
-                sink.add(node, DCT.source, documents["rtes-journee-lille-2014"])
+                if MAP_2014_DOCUMENT not in documents:
+                    raise row.error("map_2014", f"the 2014 map document '{MAP_2014_DOCUMENT}' is not in documents.csv")
+                sink.add(node, DCT.source, documents[MAP_2014_DOCUMENT])
             if row.get("description"):
                 sink.add(node, DCT.description, fr(row.get("description")))
             cite(sink, node, row, key, documents)

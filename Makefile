@@ -1,0 +1,39 @@
+# ptce-kg: `make run` installs, builds the graph and serves it; `make test` runs the tests.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+
+.PHONY: install run build serve test bench clean
+
+install: $(VENV)/.installed node_modules/.installed
+
+# Python side: the package, its pinned dependencies and the test tools, in a local venv.
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+# npm side: the official découpage administratif and the YASGUI editor, versions pinned by the lock file.
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+build: install
+	$(BIN)/ptce-kg build
+
+serve: install
+	$(BIN)/ptce-kg serve --host $(HOST) --port $(PORT)
+
+run: build serve
+
+test: install
+	$(BIN)/python -m pytest
+
+bench: install
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf var artifacts

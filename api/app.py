@@ -1,0 +1,49 @@
+"""The ptce-kg web service: SPARQL endpoint, pages, and (later) linked-data views of the graph."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from ptce_kg import __version__
+from ptce_kg.config import NODE_MODULES, Settings, settings as load_settings
+from ptce_kg.engine import QueryPool
+from ptce_kg.store import LiveStore, StoreRoot
+
+from . import home, sparql
+
+HERE = Path(__file__).resolve().parent
+YASGUI_BUILD = NODE_MODULES / "@zazuko" / "yasgui" / "build"
+
+
+def create_app(cfg: Settings | None = None) -> FastAPI:
+    cfg = cfg or load_settings()
+    pool = QueryPool(cfg.store, size=cfg.workers, timeout_s=cfg.query_timeout_s)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        await pool.start()
+        yield
+        pool.close()
+
+    app = FastAPI(title="ptce-kg", version=__version__, lifespan=lifespan,
+                  description="Graphe de connaissances des PTCE / PTCE knowledge graph")
+    app.state.settings = cfg
+    app.state.pool = pool
+    app.state.live = LiveStore(StoreRoot(cfg.store))
+    app.state.templates = Jinja2Templates(directory=str(HERE / "templates"))
+    # Read requests may come from any web page (YASGUI elsewhere, notebooks in a browser).
+    app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "HEAD", "POST", "OPTIONS"],
+                       allow_headers=["Accept", "Content-Type"], expose_headers=[
+                           "X-Result-Count", "X-Result-Truncated", "X-Result-Limit", "ETag", "Last-Modified"])
+    if YASGUI_BUILD.is_dir():
+        app.mount("/assets/yasgui", StaticFiles(directory=str(YASGUI_BUILD)), name="yasgui")
+    app.mount("/assets/site", StaticFiles(directory=str(HERE / "static")), name="site")
+    app.include_router(home.router)
+    app.include_router(sparql.router)
+    return app

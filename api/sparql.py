@@ -1,0 +1,189 @@
+"""`/sparql`: the SPARQL 1.1 Protocol, read-only by default, with limits that hold.
+
+GET    ?query=…                         query
+POST   application/x-www-form-urlencoded query=… | update=…
+POST   application/sparql-query         the body is the query
+POST   application/sparql-update        the body is the update (bearer token required)
+GET    without query                    service description (RDF) or, for browsers, the YASGUI editor
+"""
+
+from __future__ import annotations
+
+import hmac
+import io
+from pathlib import Path
+from urllib.parse import parse_qsl
+
+import pyoxigraph
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, PlainTextResponse, Response
+
+from ptce_kg import queries as query_files
+from ptce_kg.engine import GRAPH_FORMATS, QueryJob
+from ptce_kg.sparql_guard import analyse, looks_like_update, refused_services
+
+from . import negotiation
+from .updates import apply_update
+
+RDF_DIR = Path(__file__).resolve().parent / "rdf"
+router = APIRouter()
+
+
+def _error(status: int, fr: str, en: str, detail: str = "", headers: dict | None = None) -> PlainTextResponse:
+    text = f"{en}\n{fr}\n" + (f"\n{detail}\n" if detail else "")
+    return PlainTextResponse(text, status_code=status, headers={"Vary": "Accept", **(headers or {})})
+
+
+async def _params(request: Request) -> tuple[dict[str, list[str]], str | None]:
+    """Protocol parameters (URL and form) as lists, and an error message if the request is malformed."""
+    params: dict[str, list[str]] = {}
+    for key, value in request.query_params.multi_items():
+        params.setdefault(key, []).append(value)
+    if request.method != "POST":
+        return params, None
+    settings = request.app.state.settings
+    body = await request.body()
+    if len(body) > settings.max_body_bytes:
+        return params, "body too large"
+    ctype = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
+    if ctype == "application/x-www-form-urlencoded":
+        for key, value in parse_qsl(body.decode("utf-8"), keep_blank_values=True):
+            params.setdefault(key, []).append(value)
+    elif ctype == "application/sparql-query":
+        params.setdefault("query", []).append(body.decode("utf-8"))
+    elif ctype == "application/sparql-update":
+        params.setdefault("update", []).append(body.decode("utf-8"))
+    else:
+        return params, f"unsupported content type: {ctype or '(none)'}"
+    return params, None
+
+
+def _authorised(request: Request) -> bool:
+    token = request.app.state.settings.update_token
+    given = request.headers.get("authorization", "")
+    if not token or not given.lower().startswith("bearer "):
+        return False
+    return hmac.compare_digest(given[7:].strip().encode(), token.encode())
+
+
+def service_description(request: Request, accept: str | None, fmt: str | None) -> Response:
+    endpoint = str(request.url.replace(query=""))
+    name = negotiation.override(fmt, "graph") or negotiation.choose(accept, negotiation.GRAPH_OFFERS)
+    if name is None:
+        return _error(406, "Aucun format acceptable.", "Not acceptable.", "Offered: " + ", ".join(negotiation.GRAPH_OFFERS))
+    triples = list(pyoxigraph.parse(path=str(RDF_DIR / "service-description.ttl"), format=pyoxigraph.RdfFormat.TURTLE,
+                                    base_iri=endpoint))
+    store = request.app.state.live.get_or_none()
+    if store is not None:
+        constructed = store.query(
+            (RDF_DIR / "service-description.rq").read_text(encoding="utf-8"),
+            substitutions={pyoxigraph.Variable("dataset"): pyoxigraph.NamedNode(endpoint + "#dataset"),
+                           pyoxigraph.Variable("default"): pyoxigraph.NamedNode(endpoint + "#default-graph")},
+        )
+        triples += list(constructed)
+    buffer = io.BytesIO()
+    media, rdf_format = GRAPH_FORMATS[name]
+    from ptce_kg.rdf import PREFIXES
+
+    kwargs = {"prefixes": PREFIXES} if rdf_format in (pyoxigraph.RdfFormat.TURTLE, pyoxigraph.RdfFormat.RDF_XML) else {}
+    pyoxigraph.serialize(triples, buffer, format=rdf_format, **kwargs)
+    return Response(buffer.getvalue(), media_type=media, headers={"Vary": "Accept"})
+
+
+def editor(request: Request) -> HTMLResponse:
+    examples = [
+        {"name": q.name, "title": q.title, "title_en": q.title_en, "query": q.text}
+        for q in query_files.all_queries()
+    ]
+    return request.app.state.templates.TemplateResponse(
+        request, "sparql.html", {"examples": examples, "endpoint": str(request.url.replace(query=""))},
+        headers={"Vary": "Accept"},
+    )
+
+
+@router.api_route("/sparql", methods=["GET", "POST"], name="sparql")
+async def sparql(request: Request) -> Response:
+    settings = request.app.state.settings
+    params, problem = await _params(request)
+    if problem == "body too large":
+        return _error(413, "Requête trop volumineuse.", "Request body too large.")
+    if problem:
+        return _error(415, "Type de contenu non pris en charge.", "Unsupported media type.", problem)
+    accept = request.headers.get("accept")
+    fmt = (params.get("format") or [None])[-1]
+
+    if "update" in params:
+        if not _authorised(request):
+            return _error(403, "Le point d'accès est en lecture seule : une mise à jour demande un jeton.",
+                          "The endpoint is read-only: an update needs a bearer token.")
+        if request.method != "POST":
+            return _error(405, "Les mises à jour passent par POST.", "Updates must be sent with POST.",
+                          headers={"Allow": "POST"})
+        if len(params["update"]) != 1:
+            return _error(400, "Un seul paramètre update est permis.", "Exactly one update parameter is allowed.")
+        return await apply_update(request, params)
+
+    if "query" not in params:
+        if request.method == "GET" and negotiation.wants_html(accept) and not fmt:
+            return editor(request)
+        return service_description(request, accept, fmt)
+    if len(params["query"]) != 1:
+        return _error(400, "Un seul paramètre query est permis.", "Exactly one query parameter is allowed.")
+    text = params["query"][0]
+
+    if looks_like_update(text):
+        return _error(403, "Le point d'accès est en lecture seule : les mises à jour (INSERT, DELETE, LOAD, CLEAR, "
+                           "DROP…) sont refusées dans une requête.",
+                      "The endpoint is read-only: updates (INSERT, DELETE, LOAD, CLEAR, DROP…) are refused as queries.")
+    analysis = analyse(text)
+    refused = refused_services(analysis, settings.service_allowlist)
+    if refused:
+        return _error(403, "SERVICE refusé : ce point d'accès distant n'est pas dans la liste d'autorisation.",
+                      "SERVICE refused: that remote endpoint is not on the allow-list.",
+                      "Endpoints: " + ", ".join(refused))
+
+    if fmt:
+        results_format = negotiation.override(fmt, "results")
+        graph_format = negotiation.override(fmt, "graph")
+        if results_format is None and graph_format is None:
+            return _error(406, f"Format inconnu : {fmt}.", f"Unknown format: {fmt}.",
+                          "Formats: json, xml, csv, tsv, turtle, ntriples, jsonld, rdfxml")
+    else:
+        results_format = negotiation.choose(accept, negotiation.RESULT_OFFERS)
+        graph_format = negotiation.choose(accept, negotiation.GRAPH_OFFERS)
+        if results_format is None and graph_format is None:
+            return _error(406, "Aucun des formats demandés n'est disponible.", "None of the accepted formats is available.",
+                          "Offered: " + ", ".join(dict.fromkeys([*negotiation.RESULT_OFFERS, *negotiation.GRAPH_OFFERS])))
+
+    job = QueryJob(
+        text=text,
+        results_format=results_format,
+        graph_format=graph_format,
+        # The query's own FROM / FROM NAMED, when present, define its dataset; otherwise the union.
+        union_default_graph=not analysis.has_dataset_clause,
+        default_graphs=params.get("default-graph-uri"),
+        named_graphs=params.get("named-graph-uri"),
+        max_rows=settings.max_rows,
+    )
+    outcome = await request.app.state.pool.run(job)
+    if outcome.status == "ok":
+        headers = {"Vary": "Accept", "X-Result-Count": str(outcome.rows)}
+        if outcome.truncated:
+            headers["X-Result-Truncated"] = "true"
+            headers["X-Result-Limit"] = str(settings.max_rows)
+            headers["Warning"] = (f'199 ptce-kg "results truncated to {settings.max_rows} rows; '
+                                  'page with ORDER BY, LIMIT and OFFSET"')
+        return Response(outcome.body, media_type=outcome.media_type, headers=headers)
+    if outcome.status == "syntax":
+        return _error(400, "Requête SPARQL mal formée.", "Malformed SPARQL query.", outcome.message)
+    if outcome.status == "not_acceptable":
+        offers = negotiation.GRAPH_OFFERS if outcome.kind == "graph" else negotiation.RESULT_OFFERS
+        return _error(406, "Aucun format acceptable pour ce type de résultat.",
+                      "No acceptable format for this kind of result.", "Offered: " + ", ".join(offers))
+    if outcome.status == "timeout":
+        return _error(503, f"Requête interrompue après {settings.query_timeout_s:g} s.",
+                      f"Query stopped after {settings.query_timeout_s:g} s (server timeout).", outcome.message,
+                      headers={"Retry-After": "5"})
+    if outcome.status == "unavailable":
+        return _error(503, "Aucun graphe publié.", "No graph published yet.", outcome.message)
+    return _error(500, "Erreur d'évaluation.", "Query evaluation failed.", outcome.message)
