@@ -1,0 +1,98 @@
+"""The curated PTCE registry: its content and the errors a curator gets for a bad row."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+
+import pyoxigraph
+import pytest
+
+from conftest import select
+from ingest.registry import RegistrySource
+from ingest.registry.mapping import HERE
+from ptce_kg.errors import IngestError
+from ptce_kg.rdf import TripleSink, graph
+
+ID = "https://w3id.org/ptce-kg/id/"
+PTCE = "https://w3id.org/ptce-kg/def#"
+
+
+def load(folder, ctx):
+    sink = TripleSink(graph("registry"))
+    RegistrySource(folder).load(sink, ctx)
+    store = pyoxigraph.Store()
+    store.extend(sink.quads)
+    return store
+
+
+@pytest.fixture(scope="module")
+def registry(real_ctx):
+    return load(None, real_ctx)
+
+
+def test_every_row_cites_a_document_and_passage(registry):
+    rows = select(registry, f"""PREFIX dct: <http://purl.org/dc/terms/>
+        SELECT (COUNT(?p) AS ?n) {{ ?p a <{PTCE}PTCE>
+          FILTER NOT EXISTS {{ ?p <{PTCE}citation> ?c . ?c dct:source ?d ; <{PTCE}passage> ?text }} }}""")
+    assert rows == [{"n": "0"}]
+
+
+def test_clus_ter_jura_as_the_documents_state_it(registry):
+    rows = select(registry, f"""
+        SELECT ?carrier ?perimeter ?count {{ <{ID}ptce/cluster-jura> <{PTCE}carrier> ?carrier ;
+            <{PTCE}perimeter> ?perimeter ; <{PTCE}declaredMemberCount> ?count }}""")
+    assert rows == [{"carrier": f"{ID}organisation/juratri", "perimeter": f"{ID}commune/39300", "count": "40"}]
+
+
+def test_carrier_is_a_member_in_the_carrier_circle(registry):
+    rows = select(registry, f"""PREFIX org: <http://www.w3.org/ns/org#>
+        SELECT ?p {{ ?p a <{PTCE}PTCE> ; <{PTCE}carrier> ?c .
+          FILTER NOT EXISTS {{ ?m org:organization ?p ; org:member ?c ;
+                               <{PTCE}circle> <https://w3id.org/ptce-kg/code/circle/carrier> }} }}""")
+    assert rows == []
+
+
+def test_ami_2021_phase_2_has_its_15_laureates(registry):
+    rows = select(registry, f"""SELECT (COUNT(?a) AS ?n) (SUM(?amount) AS ?total) {{
+        ?a <{PTCE}programme> <{ID}programme/ami-2021-phase-2> ; <{PTCE}amount> ?amount }}""")
+    assert rows == [{"n": "15", "total": "1500000"}]
+
+
+def _edit(tmp_path, table, match, field, value):
+    folder = tmp_path / "registry"
+    shutil.copytree(HERE, folder, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    path = folder / table
+    with open(path, newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    fields = list(rows[0])
+    line = None
+    for i, row in enumerate(rows):
+        if all(row[k] == v for k, v in match.items()):
+            row[field] = value
+            line = i + 2
+            break
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
+    return folder, line
+
+
+@pytest.mark.parametrize("table, match, field, value, reason", [
+    ("ptce.csv", {"id": "cluster-jura"}, "perimeter", "commune:99999", "unknown territory"),
+    ("ptce.csv", {"id": "cluster-jura"}, "sectors", "alchimie", "alchimie"),
+    ("ptce.csv", {"id": "cluster-jura"}, "source", "document-inconnu", "unknown document"),
+    ("ptce.csv", {"id": "cluster-jura"}, "id", "Cluster Jura", "not a slug"),
+    ("organisations.csv", {"id": "juratri"}, "siren", "123456789", "not a valid SIREN"),
+    ("members.csv", {"ptce": "cluster-jura", "member": "juratri"}, "role", "magicien", "magicien"),
+    ("awards.csv", {"ptce": "turfu-productions"}, "programme", "ami-1999", "unknown programme"),
+])
+def test_bad_cell_names_file_line_field_and_reason(tmp_path, real_ctx, table, match, field, value, reason):
+    folder, line = _edit(tmp_path, table, match, field, value)
+    with pytest.raises(IngestError) as error:
+        load(folder, real_ctx)
+    assert error.value.file.endswith(table)
+    assert error.value.line == line
+    assert error.value.field == field
+    assert reason in str(error.value)
