@@ -20,15 +20,20 @@ GRAPH_OFFERS = {
     "application/x-turtle": "turtle",
     "application/ld+json": "jsonld",
     "application/json": "jsonld",
+    "application/x-json+ld": "jsonld",
     "application/n-triples": "ntriples",
     "text/plain": "ntriples",
     "application/rdf+xml": "rdfxml",
     "application/xml": "rdfxml",
+    # Turtle is a subset of N3: N3 clients (SPARQLWrapper's N3 format) get Turtle.
+    "text/n3": "turtle",
+    "text/rdf+n3": "turtle",
+    "application/n3": "turtle",
 }
 # `format=` for browsers: short names or media types.
 FORMAT_ALIASES = {
     "json": "json", "srj": "json", "xml": "xml", "srx": "xml", "csv": "csv", "tsv": "tsv",
-    "turtle": "turtle", "ttl": "turtle", "ntriples": "ntriples", "nt": "ntriples", "n-triples": "ntriples",
+    "turtle": "turtle", "ttl": "turtle", "n3": "turtle", "ntriples": "ntriples", "nt": "ntriples", "n-triples": "ntriples",
     "jsonld": "jsonld", "json-ld": "jsonld", "rdfxml": "rdfxml", "rdf": "rdfxml", "rdf+xml": "rdfxml",
 }
 
@@ -56,8 +61,8 @@ def override(value: str | None, kind: str) -> str | None:
     value = value.strip().lower()
     names = RESULT_FORMATS if kind == "results" else GRAPH_FORMATS
     offers = RESULT_OFFERS if kind == "results" else GRAPH_OFFERS
-    if value in offers:
-        return offers[value]
+    if "/" in value:  # media types, possibly several (SPARQLWrapper sends "a/b,c/d"): negotiate on them
+        return choose(value, offers)
     name = FORMAT_ALIASES.get(value)
     if name == "xml" and kind == "graph":
         return "rdfxml"

@@ -1,0 +1,235 @@
+"""The SPARQL endpoint against `ptce-kg serve`, with real clients: SPARQLWrapper, rdflib, raw HTTP."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import socket
+import threading
+import time
+
+import httpx
+import pytest
+import rdflib
+from SPARQLWrapper import CSV, JSON, JSONLD, N3, RDFXML, TSV, TURTLE, XML, SPARQLWrapper
+
+from conftest import UPDATE_TOKEN
+
+REGION = "https://w3id.org/ptce-kg/id/region/84"
+SELECT_REGIONS = """PREFIX ptce: <https://w3id.org/ptce-kg/def#>
+SELECT ?r ?code { ?r a ptce:Region ; <http://www.w3.org/2004/02/skos/core#notation> ?code } ORDER BY ?code"""
+ASK_LYON = "ASK { <https://w3id.org/ptce-kg/id/commune/69123> ?p ?o }"
+CONSTRUCT_84 = f"CONSTRUCT {{ <{REGION}> ?p ?o }} WHERE {{ <{REGION}> ?p ?o }}"
+DESCRIBE_84 = f"DESCRIBE <{REGION}>"
+
+
+def wrapper(server, query, fmt):
+    client = SPARQLWrapper(server + "/sparql")
+    client.setQuery(query)
+    client.setReturnFormat(fmt)
+    return client.query()
+
+
+@pytest.mark.parametrize("fmt", [JSON, XML, CSV, TSV])
+def test_sparqlwrapper_select_in_every_results_format(server, fmt):
+    result = wrapper(server, SELECT_REGIONS, fmt).convert()
+    if fmt == JSON:
+        codes = [b["code"]["value"] for b in result["results"]["bindings"]]
+    elif fmt == XML:
+        codes = [n.firstChild.data for n in result.getElementsByTagName("literal")]
+    else:
+        text = result.decode("utf-8")
+        reader = csv.reader(io.StringIO(text), delimiter="," if fmt == CSV else "\t")
+        rows = list(reader)[1:]
+        codes = [row[1].strip('"') for row in rows]
+    assert len(codes) == 18 and "84" in codes and codes == sorted(codes)
+
+
+@pytest.mark.parametrize("fmt", [JSON, XML])
+def test_sparqlwrapper_ask(server, fmt):
+    result = wrapper(server, ASK_LYON, fmt).convert()
+    value = result["boolean"] if fmt == JSON else result.getElementsByTagName("boolean")[0].firstChild.data == "true"
+    assert value is True
+
+
+@pytest.mark.parametrize("query", [CONSTRUCT_84, DESCRIBE_84])
+@pytest.mark.parametrize("fmt", [TURTLE, N3, RDFXML, JSONLD])
+def test_sparqlwrapper_graphs_in_every_format(server, query, fmt):
+    graph = wrapper(server, query, fmt).convert()
+    if not isinstance(graph, rdflib.Graph):  # SPARQLWrapper hands Turtle back as bytes
+        graph = rdflib.Graph().parse(data=graph, format="turtle")
+    label = graph.value(rdflib.URIRef(REGION), rdflib.RDFS.label)
+    assert str(label) == "Auvergne-Rhône-Alpes"
+
+
+@pytest.mark.parametrize("accept, parse_as", [("application/n-triples", "nt"), ("text/turtle", "turtle"),
+                                             ("application/ld+json", "json-ld"), ("application/rdf+xml", "xml")])
+def test_graph_media_types(server, accept, parse_as):
+    response = httpx.get(server + "/sparql", params={"query": CONSTRUCT_84}, headers={"Accept": accept})
+    assert response.status_code == 200 and response.headers["content-type"].startswith(accept)
+    graph = rdflib.Graph().parse(data=response.text, format=parse_as)
+    assert (rdflib.URIRef(REGION), rdflib.RDF.type, rdflib.URIRef("https://w3id.org/ptce-kg/def#Region")) in graph
+
+
+def test_rdflib_sparqlstore(server):
+    from rdflib.plugins.stores.sparqlstore import SPARQLStore
+
+    graph = rdflib.Graph(store=SPARQLStore(server + "/sparql"))
+    rows = list(graph.query(SELECT_REGIONS))
+    assert len(rows) == 18
+    assert graph.query(ASK_LYON).askAnswer is True
+
+
+def test_post_forms(server):
+    form = httpx.post(server + "/sparql", data={"query": ASK_LYON}, headers={"Accept": "application/sparql-results+json"})
+    direct = httpx.post(server + "/sparql", content=ASK_LYON.encode(),
+                        headers={"Content-Type": "application/sparql-query", "Accept": "application/sparql-results+json"})
+    assert form.json()["boolean"] is True and direct.json()["boolean"] is True
+    wrong = httpx.post(server + "/sparql", content=b"x", headers={"Content-Type": "text/plain"})
+    assert wrong.status_code == 415
+
+
+def test_named_graphs_and_dataset_parameters(server):
+    query = "SELECT (COUNT(*) AS ?n) { ?s a <https://w3id.org/ptce-kg/def#Region> }"
+    union = httpx.get(server + "/sparql", params={"query": query}).json()
+    only_registry = httpx.get(server + "/sparql", params={
+        "query": query, "default-graph-uri": "https://w3id.org/ptce-kg/graph/registry"}).json()
+    assert union["results"]["bindings"][0]["n"]["value"] == "18"
+    assert only_registry["results"]["bindings"][0]["n"]["value"] == "0"
+    graphs = httpx.get(server + "/sparql", params={"query": "SELECT DISTINCT ?g { GRAPH ?g { ?s ?p ?o } }"}).json()
+    names = {b["g"]["value"] for b in graphs["results"]["bindings"]}
+    assert {"https://w3id.org/ptce-kg/graph/territories", "https://w3id.org/ptce-kg/graph/registry",
+            "https://w3id.org/ptce-kg/graph/programmes", "https://w3id.org/ptce-kg/graph/meta"} <= names
+
+
+def test_negotiation_honours_q_values_and_wildcards(server):
+    def ctype(accept):
+        return httpx.get(server + "/sparql", params={"query": ASK_LYON}, headers={"Accept": accept})
+    assert ctype("text/csv;q=0.2, application/sparql-results+xml;q=0.9").headers["content-type"].startswith(
+        "application/sparql-results+xml")
+    assert ctype("*/*").headers["content-type"].startswith("application/sparql-results+json")
+    assert ctype("text/*").headers["content-type"].startswith("text/csv")
+    response = ctype("image/png")
+    assert response.status_code == 406 and "Accept" in response.headers["vary"]
+    browser = httpx.get(server + "/sparql", params={"query": SELECT_REGIONS, "format": "csv"},
+                        headers={"Accept": "text/html"})
+    assert browser.status_code == 200 and browser.headers["content-type"].startswith("text/csv")
+
+
+def test_malformed_query_gets_400_with_position(server):
+    response = httpx.get(server + "/sparql", params={"query": "SELECT ?x WHERE { ?x ?y }"})
+    assert response.status_code == 400
+    assert "1:" in response.text and "Malformed" in response.text
+
+
+def test_service_description(server):
+    response = httpx.get(server + "/sparql", headers={"Accept": "text/turtle"})
+    assert response.status_code == 200
+    graph = rdflib.Graph().parse(data=response.text, format="turtle")
+    sd = rdflib.Namespace("http://www.w3.org/ns/sparql-service-description#")
+    endpoint = rdflib.URIRef(server + "/sparql")
+    assert (endpoint, sd.endpoint, endpoint) in graph
+    names = set(graph.objects(None, sd.name))
+    assert rdflib.URIRef("https://w3id.org/ptce-kg/graph/territories") in names
+    triples = graph.value(rdflib.URIRef("https://w3id.org/ptce-kg/graph/territories"),
+                          rdflib.URIRef("http://rdfs.org/ns/void#triples"))
+    assert int(triples) > 500_000
+    jsonld = httpx.get(server + "/sparql", headers={"Accept": "application/ld+json"})
+    assert jsonld.status_code == 200 and json.loads(jsonld.text)
+
+
+def test_browser_gets_the_query_editor_served_locally(server):
+    page = httpx.get(server + "/sparql", headers={"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"})
+    assert page.status_code == 200 and "/assets/yasgui/yasgui.min.js" in page.text
+    assert "ptce-per-region" in page.text  # the example queries are preloaded
+    script = httpx.get(server + "/assets/yasgui/yasgui.min.js")
+    assert script.status_code == 200 and len(script.content) > 100_000
+
+
+# -- safety -------------------------------------------------------------------------------------
+
+def test_update_without_token_is_forbidden(server):
+    for request in (
+        dict(data={"update": "INSERT DATA { <urn:a> <urn:b> <urn:c> }"}),
+        dict(content=b"DROP ALL", headers={"Content-Type": "application/sparql-update"}),
+        dict(data={"query": "CLEAR ALL"}),
+        dict(data={"update": "LOAD <http://127.0.0.1:9/x.ttl>"}, headers={"Authorization": "Bearer wrong"}),
+    ):
+        assert httpx.post(server + "/sparql", **request).status_code == 403
+    still = httpx.get(server + "/sparql", params={"query": "SELECT (COUNT(*) AS ?n) { ?s a <https://w3id.org/ptce-kg/def#Region> }"})
+    assert still.json()["results"]["bindings"][0]["n"]["value"] == "18"
+
+
+def test_load_is_refused_even_with_a_token(server):
+    response = httpx.post(server + "/sparql", data={"update": "LOAD <file:///etc/passwd>"},
+                          headers={"Authorization": f"Bearer {UPDATE_TOKEN}"})
+    assert response.status_code == 403 and "LOAD" in response.text
+
+
+def test_from_file_reads_nothing(server):
+    response = httpx.get(server + "/sparql", params={"query": "SELECT * FROM <file:///etc/passwd> { ?s ?p ?o }"})
+    assert response.status_code == 200
+    assert response.json()["results"]["bindings"] == []
+    named = httpx.get(server + "/sparql", params={
+        "query": "SELECT * FROM NAMED <file:///etc/passwd> { GRAPH ?g { ?s ?p ?o } }"})
+    assert named.json()["results"]["bindings"] == []
+
+
+def test_service_to_unlisted_endpoint_is_refused(server):
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    listener.settimeout(1.0)
+    port = listener.getsockname()[1]
+    for endpoint in ("http://127.0.0.1:9/", f"http://127.0.0.1:{port}/sparql"):
+        response = httpx.get(server + "/sparql", params={
+            "query": f"SELECT * {{ SERVICE <{endpoint}> {{ ?s ?p ?o }} }}"})
+        assert response.status_code == 403 and endpoint in response.text
+    escaped = httpx.get(server + "/sparql", params={
+        "query": f"SELECT * {{ \\u0053ERVICE <http://127.0.0.1:{port}/sparql> {{ ?s ?p ?o }} }}"})
+    assert escaped.status_code == 403
+    variable = httpx.get(server + "/sparql", params={"query": "SELECT * { SERVICE ?x { ?s ?p ?o } }"})
+    assert variable.status_code == 403
+    with pytest.raises(socket.timeout):
+        listener.accept()
+    listener.close()
+
+
+def test_cors_for_reads(server):
+    response = httpx.get(server + "/sparql", params={"query": ASK_LYON}, headers={"Origin": "https://yasgui.example"})
+    assert response.headers["access-control-allow-origin"] == "*"
+
+
+# -- limits -------------------------------------------------------------------------------------
+
+def test_row_cap_is_never_silent(server):
+    response = httpx.get(server + "/sparql", params={"query": "SELECT ?c { ?c a <https://w3id.org/ptce-kg/def#Commune> }"})
+    assert response.status_code == 200
+    assert response.headers["x-result-truncated"] == "true" and response.headers["x-result-limit"] == "5000"
+    assert len(response.json()["results"]["bindings"]) == 5000
+    small = httpx.get(server + "/sparql", params={"query": SELECT_REGIONS})
+    assert "x-result-truncated" not in small.headers
+
+
+def test_runaway_query_is_stopped_while_others_are_served(server):
+    runaway = "SELECT (COUNT(*) AS ?n) { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }"
+    outcome = {}
+
+    def run():
+        started = time.monotonic()
+        response = httpx.get(server + "/sparql", params={"query": runaway}, timeout=30)
+        outcome.update(status=response.status_code, seconds=time.monotonic() - started, text=response.text)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    time.sleep(0.5)
+    started = time.monotonic()
+    quick = httpx.get(server + "/sparql", params={"query": ASK_LYON}, timeout=10)
+    quick_seconds = time.monotonic() - started
+    thread.join(timeout=30)
+    assert quick.status_code == 200 and quick_seconds < 1.0
+    assert outcome["status"] == 503 and "3 s" in outcome["text"]
+    assert 2.0 <= outcome["seconds"] <= 4.0  # configured timeout: 3 s
+    # the server goes on answering after the kill
+    assert httpx.get(server + "/sparql", params={"query": ASK_LYON}).status_code == 200
