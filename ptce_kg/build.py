@@ -36,6 +36,23 @@ def default_sources(cfg: Settings) -> list[Source]:
     return [TerritoriesSource(cfg.decoupage_dir), ProgrammesSource(), RegistrySource()]
 
 
+class OntologySource(Source):
+    """The vocabulary, code lists and criteria, loaded from ontology/ like a source."""
+
+    name = "ontology"
+    graph = ONTOLOGY_GRAPH
+
+    def provenance(self):
+        from ingest.base import Provenance
+
+        return Provenance(
+            title_fr="Vocabulaire ptce-kg, listes de codes et critères de l'article 9",
+            title_en="ptce-kg vocabulary, code lists and article 9 criteria",
+            source_iri="https://w3id.org/ptce-kg/def", version=__version__,
+            licence_iri="https://www.etalab.gouv.fr/licence-ouverte-open-licence", publisher="ptce-kg",
+        )
+
+
 def ontology_files() -> list[Path]:
     return sorted(ONTOLOGY_DIR.glob("*.ttl"))
 
@@ -101,6 +118,7 @@ def build(store_path: str | Path | None = None, *, sources: list[Source] | None 
         onto = list(_ontology_quads())
         store.bulk_extend(onto)
         summary["graphs"][ONTOLOGY_GRAPH.value] = len(onto)
+        _describe(meta, OntologySource(), len(onto), activity)
         ended = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
         meta.add(activity, A, PROV.Activity)
         meta.add(activity, RDFS.label, fr(f"construction du graphe {build_dir.name}"))

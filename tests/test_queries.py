@@ -1,0 +1,166 @@
+"""Every research question of queries/ runs through the endpoint and returns its expected results.
+
+Expectations come from the published figures and, for the registry, straight from the curated tables
+(read here with the csv module, independently of the RDF mapping and of SPARQL).
+"""
+
+from __future__ import annotations
+
+import csv
+from collections import Counter
+from pathlib import Path
+
+import httpx
+import pytest
+
+from ptce_kg import queries
+
+REGISTRY = Path(__file__).resolve().parent.parent / "ingest" / "registry"
+ID = "https://w3id.org/ptce-kg/id/"
+
+
+def table(name: str) -> list[dict]:
+    with open(REGISTRY / name, newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def run(server, name: str) -> list[dict]:
+    text = queries.find(name).text
+    response = httpx.post(server + "/sparql", data={"query": text},
+                          headers={"Accept": "application/sparql-results+json"}, timeout=60)
+    assert response.status_code == 200, response.text
+    assert "x-result-truncated" not in response.headers
+    body = response.json()
+    return [{k: v["value"] for k, v in b.items()} for b in body["results"]["bindings"]]
+
+
+def test_every_query_file_has_bilingual_header():
+    files = queries.all_queries()
+    assert len(files) >= 15
+    for q in files:
+        assert {"title", "title-en", "description", "description-en"} <= set(q.meta), q.name
+
+
+def test_territory_counts(server):
+    got = {r["level"].rsplit("#", 1)[1]: int(r["count"]) for r in run(server, "territory-counts")}
+    assert (got["Region"], got["Departement"], got["EPCI"], got["Commune"]) == (18, 101, 1255, 34875)
+
+
+def test_ptce_per_region(server):
+    rows = run(server, "ptce-per-region")
+    counts = {r["name"]: int(r["ptce_count"]) for r in rows}
+    assert len(counts) <= 18 and all(n >= 1 for n in counts.values())
+    # Organic'Vallée (Haute-Garonne) and the Occitanie textile cluster (région 76) are both in Occitanie.
+    assert counts["Occitanie"] >= 2
+    assert [int(r["ptce_count"]) for r in rows] == sorted((int(r["ptce_count"]) for r in rows), reverse=True)
+
+
+def test_ptce_per_departement(server):
+    rows = {r["code"]: int(r["ptce_count"]) for r in run(server, "ptce-per-departement")}
+    direct = Counter()
+    for row in table("ptce.csv"):
+        for ref in row["perimeter"].split("|"):
+            if ref.startswith("departement:"):
+                direct[ref.split(":")[1]] += 1
+    for code, n in direct.items():
+        assert rows[code] >= n
+    assert rows["39"] >= 1  # Clus'Ter Jura, Lons-le-Saunier (commune 39300)
+
+
+def test_ptce_carried_by_scic(server):
+    forms = {o["id"]: o["legal_form"] for o in table("organisations.csv")}
+    expected = {ID + "ptce/" + p["id"] for p in table("ptce.csv") if forms.get(p["carrier"]) == "scic"}
+    got = {r["ptce"] for r in run(server, "ptce-carried-by-scic")}
+    assert got == expected and ID + "ptce/organic-vallee" in got
+
+
+def test_members_by_status_and_role(server):
+    rows = run(server, "members-by-status-and-role")
+    assert len(rows) == len(table("members.csv"))
+    jura = [r for r in rows if r["ptce_name"] == "Clus'Ter Jura" and r["member_name"] == "Juratri"]
+    assert jura and jura[0]["role"] == "entreprise de l'économie sociale et solidaire"
+    assert jura[0]["circle"] == "portage et animation"
+
+
+def test_ptce_with_cae_or_siae(server):
+    statuses = {"cae", "siae", "aci", "ei", "etti", "ai", "eiti"}
+    orgs = {o["id"] for o in table("organisations.csv") if o["ess_status"] in statuses}
+    expected = {ID + "ptce/" + m["ptce"] for m in table("members.csv") if m["member"] in orgs}
+    got = {r["ptce"] for r in run(server, "ptce-with-cae-or-siae")}
+    assert got == expected and ID + "ptce/lille-metropole-solidaire" in got
+
+
+def test_ptce_without_collectivite(server):
+    with_collectivite = {m["ptce"] for m in table("members.csv") if m["role"] == "collectivite"}
+    expected = {ID + "ptce/" + p["id"] for p in table("ptce.csv") if p["id"] not in with_collectivite}
+    assert {r["ptce"] for r in run(server, "ptce-without-collectivite")} == expected
+
+
+def test_laureates_per_programme(server):
+    rows = {(r["programme"].rsplit("/", 1)[1], r["year"]): r for r in run(server, "laureates-per-programme")}
+    assert rows[("ami-2021-phase-2", "2021")]["laureates"] == "15"
+    assert rows[("ami-2021-phase-2", "2021")]["total_eur"] == "1500000"
+    awards = Counter(a["programme"] for a in table("awards.csv"))
+    assert sum(int(r["laureates"]) for r in rows.values()) == sum(awards.values())
+
+
+def test_programme_figures(server):
+    rows = {r["code"]: r for r in run(server, "programme-figures")}
+    assert {k: rows["aap-2013"].get(k) for k in ("applications", "admissible", "laureates", "budget_eur")} == {
+        "applications": "180", "admissible": "130", "laureates": "23", "budget_eur": "3000000"}
+    assert {k: rows["aap-2015"].get(k) for k in ("applications", "laureates", "budget_eur")} == {
+        "applications": "125", "laureates": "14", "budget_eur": "2750000"}
+    assert rows["ami-2021-phase-1"]["laureates"] == "107"
+    assert rows["ami-2021-phase-2"]["invited"] == "40"
+
+
+def test_ptce_spanning_several_departements(server):
+    rows = {r["ptce"].rsplit("/", 1)[1]: r for r in run(server, "ptce-spanning-several-departements")}
+    assert all(int(r["departements"]) > 1 for r in rows.values())
+    # A région-wide perimeter spans its départements: Occitanie has 13.
+    assert rows["textile-circulaire-occitanie"]["departements"] == "13"
+    assert "cluster-jura" not in rows  # one commune, one département
+
+
+def test_sectors_most_represented(server):
+    rows = run(server, "sectors-most-represented")
+    expected = Counter(s for p in table("ptce.csv") for s in p["sectors"].split("|") if s)
+    got = {r["sector"].rsplit("/", 1)[1]: int(r["ptce_count"]) for r in rows}
+    assert got == dict(expected)
+    assert all(r.get("label_en") for r in rows)
+
+
+def test_organisations_in_several_ptce(server):
+    counts = Counter(m["member"] for m in table("members.csv"))
+    expected = {m for m, n in counts.items() if n > 1}
+    got = {r["member"].rsplit("/", 1)[1] for r in run(server, "organisations-in-several-ptce")}
+    assert got == {m.replace(":", "/") .rsplit("/", 1)[-1] for m in expected}
+
+
+def test_ptce_on_2014_map(server):
+    expected = {ID + "ptce/" + p["id"] for p in table("ptce.csv") if p["map_2014"] == "yes"}
+    got = {r["ptce"] for r in run(server, "ptce-on-2014-map")}
+    assert got == expected and len(got) >= 50
+
+
+def test_ptce_sources(server):
+    rows = run(server, "ptce-sources")
+    assert {r["ptce"] for r in rows} == {ID + "ptce/" + p["id"] for p in table("ptce.csv")}
+    assert all(r["passage"] and r["title"] for r in rows)
+
+
+def test_communes_of_an_epci(server):
+    rows = run(server, "communes-of-an-epci")
+    assert len(rows) == 58 and rows[0]["code"] == "69003"  # Métropole de Lyon: 58 communes
+
+
+def test_ptce_by_carrier_legal_form(server):
+    forms = {o["id"]: o["legal_form"] for o in table("organisations.csv")}
+    expected = Counter(forms[p["carrier"]] for p in table("ptce.csv") if forms.get(p["carrier"]))
+    got = {r["legal_form"].rsplit("/", 1)[1]: int(r["ptce_count"]) for r in run(server, "ptce-by-carrier-legal-form")}
+    assert got == dict(expected)
+
+
+@pytest.mark.parametrize("name", [q.name for q in queries.all_queries()])
+def test_every_query_answers_through_the_endpoint(server, name):
+    assert isinstance(run(server, name), list)
