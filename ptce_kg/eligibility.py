@@ -1,0 +1,227 @@
+"""Article 9 eligibility: SHACL shapes (shapes/article-9.ttl) run by pySHACL, read as three-valued verdicts.
+
+For each criterion of crit:article-9: a sh:Violation from its shape means *not met*, a sh:Warning means
+*not enough information*, no result means *met*. The candidate graph is completed from the store first:
+what the graph knows of the members named by IRI or SIREN, and the territory hierarchy above every
+perimeter and location, so that "on one territory" is checked through communes, EPCI, départements, régions.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyoxigraph
+import rdflib
+from rdflib.namespace import DCTERMS, RDF, RDFS, SH
+
+from . import __version__
+from .config import ONTOLOGY_DIR, SHAPES_DIR
+
+PTCE = rdflib.Namespace("https://w3id.org/ptce-kg/def#")
+ORG = rdflib.Namespace("http://www.w3.org/ns/org#")
+CCCEV = rdflib.Namespace("http://data.europa.eu/m8g/")
+CRITERIA = rdflib.URIRef("https://w3id.org/ptce-kg/def/criterion/article-9")
+ELI_ARTICLE_9 = "https://www.legifrance.gouv.fr/eli/loi/2014/7/31/ERNX1315311L/jo/article_9"
+RULESET = f"article-9@{__version__}"
+
+MET, NOT_MET, UNKNOWN = "met", "not-met", "not-enough-information"
+ELIGIBLE, NOT_ELIGIBLE, INCOMPLETE = "eligible", "not-eligible", "incomplete"
+
+
+@functools.lru_cache(maxsize=None)
+def shapes_graph() -> rdflib.Graph:
+    """Parsed once per process."""
+    return rdflib.Graph().parse(SHAPES_DIR / "article-9.ttl", format="turtle")
+
+
+@functools.lru_cache(maxsize=None)
+def criteria_graph() -> rdflib.Graph:
+    return rdflib.Graph().parse(ONTOLOGY_DIR / "criteria.ttl", format="turtle")
+
+
+def _lang(graph: rdflib.Graph, subject, prop, lang: str) -> str:
+    for value in graph.objects(subject, prop):
+        if getattr(value, "language", None) == lang:
+            return str(value)
+    return ""
+
+
+@dataclass
+class Criterion:
+    iri: str
+    identifier: str
+    title_fr: str
+    title_en: str
+    legal_text: str
+    article_version: str
+    source: str = ELI_ARTICLE_9
+
+
+@functools.lru_cache(maxsize=None)
+def criteria() -> list[Criterion]:
+    g = criteria_graph()
+    items = []
+    for c in g.objects(CRITERIA, CCCEV.hasRequirement):
+        items.append(Criterion(
+            iri=str(c), identifier=str(g.value(c, DCTERMS.identifier)),
+            title_fr=_lang(g, c, DCTERMS.title, "fr"), title_en=_lang(g, c, DCTERMS.title, "en"),
+            legal_text=_lang(g, c, PTCE.legalText, "fr"),
+            article_version=str(g.value(c, PTCE.articleVersion) or ""),
+        ))
+    return sorted(items, key=lambda c: int(c.identifier.rsplit("-", 1)[1]))
+
+
+@dataclass
+class Finding:
+    severity: str  # Violation | Warning
+    message_fr: str
+    message_en: str
+
+
+@dataclass
+class CriterionVerdict:
+    criterion: Criterion
+    verdict: str
+    findings: list[Finding] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        c = self.criterion
+        return {
+            "criterion": c.iri, "id": c.identifier, "title": {"fr": c.title_fr, "en": c.title_en},
+            "verdict": self.verdict,
+            "details": [{"severity": f.severity, "fr": f.message_fr, "en": f.message_en} for f in self.findings],
+            "legal_text": c.legal_text, "source": c.source, "article_version": c.article_version,
+        }
+
+
+@dataclass
+class CandidateReport:
+    candidate: str
+    label: str
+    verdict: str
+    criteria: list[CriterionVerdict]
+
+    def as_dict(self) -> dict:
+        return {"candidate": self.candidate, "label": self.label, "verdict": self.verdict,
+                "criteria": [c.as_dict() for c in self.criteria]}
+
+
+@dataclass
+class Report:
+    candidates: list[CandidateReport]
+    shacl: rdflib.Graph
+    checked_at: str
+    snapshot: str | None = None
+
+    @property
+    def verdict(self) -> str:
+        verdicts = {c.verdict for c in self.candidates}
+        if not verdicts:
+            return INCOMPLETE
+        if NOT_ELIGIBLE in verdicts:
+            return NOT_ELIGIBLE
+        return INCOMPLETE if INCOMPLETE in verdicts else ELIGIBLE
+
+    def as_dict(self) -> dict:
+        return {"verdict": self.verdict, "ruleset": RULESET, "law": ELI_ARTICLE_9,
+                "data_snapshot": self.snapshot, "checked_at": self.checked_at,
+                "candidates": [c.as_dict() for c in self.candidates]}
+
+
+def _by_language(messages: list[str], templates: list) -> tuple[str, str]:
+    """pySHACL drops the language tags of sh:message: recover them by matching each template."""
+    found = {}
+    for template in templates:
+        parts = re.split(r"\{[?$]\w+\}", str(template))
+        pattern = "(.*?)".join(re.escape(p) for p in parts)
+        for message in messages:
+            if re.fullmatch(pattern, message, re.S):
+                found[getattr(template, "language", None)] = message
+    fr = found.get("fr") or (messages[0] if messages else "")
+    return fr, found.get("en") or fr
+
+
+def _shape_criteria() -> dict:
+    g = shapes_graph()
+    return {shape: str(c) for shape, c in g.subject_objects(PTCE.criterion)}
+
+
+def evaluate(data: rdflib.Graph, snapshot: str | None = None) -> Report:
+    """Run the article 9 shapes on every ptce:PTCE of `data` and read the verdicts."""
+    import pyshacl
+
+    _, results, _ = pyshacl.validate(data, shacl_graph=shapes_graph(), inference="none", advanced=True,
+                                     allow_warnings=True, meta_shacl=False)
+    by_shape = _shape_criteria()
+    findings: dict[tuple[str, str], list[Finding]] = {}
+    for result in results.subjects(RDF.type, SH.ValidationResult):
+        focus = str(results.value(result, SH.focusNode))
+        criterion = by_shape.get(results.value(result, SH.sourceShape))
+        if criterion is None:
+            continue
+        severity = str(results.value(result, SH.resultSeverity)).rsplit("#", 1)[1]
+        messages = [str(m) for m in results.objects(result, SH.resultMessage)]
+        constraint = results.value(result, SH.sourceConstraint)
+        fr, en = _by_language(messages, list(shapes_graph().objects(constraint, SH.message)))
+        findings.setdefault((focus, criterion), []).append(Finding(severity, fr, en))
+    candidates = []
+    for node in sorted(set(data.subjects(RDF.type, PTCE.PTCE)), key=str):
+        verdicts = []
+        for criterion in criteria():
+            found = sorted(findings.get((str(node), criterion.iri), []), key=lambda f: f.severity != "Violation")
+            if any(f.severity == "Violation" for f in found):
+                verdict = NOT_MET
+            elif found:
+                verdict = UNKNOWN
+            else:
+                verdict = MET
+            verdicts.append(CriterionVerdict(criterion, verdict, found))
+        states = {v.verdict for v in verdicts}
+        overall = NOT_ELIGIBLE if NOT_MET in states else INCOMPLETE if UNKNOWN in states else ELIGIBLE
+        label = str(data.value(node, RDFS.label) or node)
+        candidates.append(CandidateReport(str(node), label, overall, verdicts))
+    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
+    return Report(candidates, results, now, snapshot)
+
+
+# -- context from the store ----------------------------------------------------------------------
+
+TERRITORY_LINKS = (PTCE.perimeter, PTCE.location)
+
+
+def with_values(query: str, variable: str, iris: list[str]) -> str:
+    """Bind ?variable to a list of IRIs with an inline VALUES block (fast in Oxigraph, unlike substitutions)."""
+    terms = " ".join(str(pyoxigraph.NamedNode(i)) for i in iris)  # NamedNode rejects anything not an IRI
+    return re.sub(r"WHERE\s*\{", lambda m: f"WHERE {{\n  VALUES ?{variable} {{ {terms} }}", query, count=1)
+
+
+def _construct(store, path: Path, variable: str, iris: list[str]) -> rdflib.Graph:
+    graph = rdflib.Graph()
+    if not iris:
+        return graph
+    text = with_values(path.read_text(encoding="utf-8"), variable, iris)
+    triples = store.query(text, use_default_graph_as_union=True)
+    data = pyoxigraph.serialize(triples, format=pyoxigraph.RdfFormat.N_TRIPLES)
+    if data:
+        graph.parse(data=data.decode("utf-8"), format="nt")
+    return graph
+
+
+def complete_from_store(data: rdflib.Graph, store) -> rdflib.Graph:
+    """Add what the store knows of the members named and of the territories above perimeters/locations."""
+    if store is None:
+        return data
+    members = sorted({str(o) for o in data.objects(None, ORG.member) if isinstance(o, rdflib.URIRef)})
+    data += _construct(store, SHAPES_DIR / "member-context.rq", "member", members)
+    seeds = sorted({str(o) for p in TERRITORY_LINKS for o in data.objects(None, p) if isinstance(o, rdflib.URIRef)})
+    data += _construct(store, SHAPES_DIR / "territory-context.rq", "seed", seeds)
+    return data
+
+
+def ptce_graph(store, ptce_iri: str) -> rdflib.Graph:
+    """A PTCE of the graph, its memberships and members, ready for `evaluate`."""
+    return complete_from_store(_construct(store, SHAPES_DIR / "ptce-context.rq", "ptce", [ptce_iri]), store)
