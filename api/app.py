@@ -15,7 +15,7 @@ from ptce_kg.config import NODE_MODULES, Settings, settings as load_settings
 from ptce_kg.engine import QueryPool
 from ptce_kg.store import LiveStore, StoreRoot
 
-from . import home, sparql
+from . import eligibility, home, sparql
 
 HERE = Path(__file__).resolve().parent
 YASGUI_BUILD = NODE_MODULES / "@zazuko" / "yasgui" / "build"
@@ -46,4 +46,5 @@ def create_app(cfg: Settings | None = None) -> FastAPI:
     app.mount("/assets/site", StaticFiles(directory=str(HERE / "static")), name="site")
     app.include_router(home.router)
     app.include_router(sparql.router)
+    app.include_router(eligibility.router)
     return app

@@ -93,6 +93,71 @@ def cmd_query(args) -> int:
     return 0
 
 
+def _print_report(report: dict) -> None:
+    marks = {"met": "✔", "not-met": "✘", "not-enough-information": "?"}
+    words = {"eligible": "ÉLIGIBLE / eligible", "not-eligible": "NON ÉLIGIBLE / not eligible",
+             "incomplete": "INFORMATION INSUFFISANTE / not enough information"}
+    for candidate in report["candidates"]:
+        print(f"{candidate['label']}  <{candidate['candidate']}>")
+        print(f"  {words[candidate['verdict']]}  ({report['ruleset']}, {report['law']})")
+        for c in candidate["criteria"]:
+            print(f"  {marks[c['verdict']]} {c['title']['fr']} / {c['title']['en']}: {c['verdict']}")
+            for d in c["details"]:
+                print(f"      {d['fr']}\n      {d['en']}")
+            if c["verdict"] != "met":
+                print(f"      « {c['legal_text']} »")
+
+
+def cmd_check(args) -> int:
+    """Exit 0 eligible, 1 not eligible (or not enough information), 2 invalid input."""
+    from pathlib import Path
+
+    from . import candidate, eligibility
+    from .config import settings
+    from .errors import StoreError
+    from .store import StoreRoot
+
+    path = Path(args.file)
+    kind = args.input_format or candidate.SUFFIXES.get(path.suffix.lower())
+    if kind is None:
+        print(f"ptce-kg: unknown input format for '{path.name}' (.json, .yaml, .ttl, .jsonld, .rdf, .nt)", file=sys.stderr)
+        return 2
+    try:
+        store = StoreRoot(args.store or settings().store).open_read()
+    except StoreError:
+        store = None
+        _progress("ptce-kg: no published graph: members and territories are checked as given only")
+    try:
+        content = sys.stdin.buffer.read() if args.file == "-" else path.read_bytes()
+        graph = candidate.read(content, kind, store)
+    except (candidate.CandidateError, OSError) as exc:
+        print(f"ptce-kg: {path.name}: {exc}", file=sys.stderr)
+        return 2
+    report = eligibility.evaluate(eligibility.complete_from_store(graph, store)).as_dict()
+    if args.format == "json":
+        print(json.dumps(report, ensure_ascii=False, indent=2))
+    else:
+        _print_report(report)
+    return 0 if report["verdict"] == "eligible" else 1
+
+
+def cmd_validate(args) -> int:
+    from .config import settings
+    from .store import StoreRoot
+    from .validate import validate
+
+    store = StoreRoot(args.store or settings().store).open_read()
+    _progress("[validate] loading the graph and running the shapes…")
+    summary = validate(store)
+    if args.format == "json":
+        print(json.dumps(summary.as_dict(), ensure_ascii=False, indent=2))
+    else:
+        rows = [[r["shapes"], r["shape"], r["severity"], str(r["count"])] for r in summary.as_dict()["results"]]
+        print(_table(["shapes", "shape", "severity", "results"], rows) if rows else "no result: the graph conforms")
+        print(f"{summary.triples:,} triples validated in {summary.seconds:.1f} s; {summary.violations} violation(s)")
+    return 1 if summary.violations else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="ptce-kg", description="ptce-kg: the PTCE knowledge graph")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -113,6 +178,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--format", choices=["table", "csv", "json"], default="table")
     p.add_argument("query")
     p.set_defaults(func=cmd_query)
+
+    p = sub.add_parser("check", help="check a candidate PTCE against article 9 (exit 0 eligible, 1 not, 2 invalid)")
+    p.add_argument("--store")
+    p.add_argument("--format", choices=["text", "json"], default="text")
+    p.add_argument("--input-format", choices=["form", "form-yaml", "turtle", "json-ld", "xml", "nt", "json"],
+                   help="default: from the file extension")
+    p.add_argument("file", help="a .json or .yaml form (see shapes/candidate.schema.json), or RDF (.ttl, .jsonld…)")
+    p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("validate", help="validate the published graph with the SHACL shapes of shapes/")
+    p.add_argument("--store")
+    p.add_argument("--format", choices=["table", "json"], default="table")
+    p.set_defaults(func=cmd_validate)
 
     args = parser.parse_args(argv)
     try:

@@ -1,0 +1,217 @@
+"""`/eligibility`: check a candidate PTCE against article 9 — JSON for programs, a form and a report for people."""
+
+from __future__ import annotations
+
+import json
+from typing import Literal
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from pydantic import BaseModel
+
+from ptce_kg import candidate, eligibility
+
+from . import negotiation
+
+router = APIRouter(tags=["eligibility"])
+
+
+# -- the JSON report, documented in the OpenAPI ---------------------------------------------------
+
+class Text(BaseModel):
+    fr: str
+    en: str
+
+
+class Detail(BaseModel):
+    severity: Literal["Violation", "Warning"]
+    fr: str
+    en: str
+
+
+class CriterionResult(BaseModel):
+    criterion: str
+    id: str
+    title: Text
+    verdict: Literal["met", "not-met", "not-enough-information"]
+    details: list[Detail]
+    legal_text: str
+    source: str
+    article_version: str
+
+
+class CandidateResult(BaseModel):
+    candidate: str
+    label: str
+    verdict: Literal["eligible", "not-eligible", "incomplete"]
+    criteria: list[CriterionResult]
+
+
+class EligibilityReport(BaseModel):
+    verdict: Literal["eligible", "not-eligible", "incomplete"]
+    ruleset: str
+    law: str
+    data_snapshot: str | None
+    checked_at: str
+    candidates: list[CandidateResult]
+
+
+class ErrorBody(BaseModel):
+    error: str
+    where: str | None = None
+
+
+REQUEST_BODY = {
+    "required": True,
+    "description": "Un candidat : formulaire JSON/YAML (schéma : /eligibility/schema.json) ou RDF (Turtle, JSON-LD, "
+                   "RDF/XML, N-Triples). / A candidate: JSON/YAML form or RDF.",
+    "content": {
+        "application/json": {"schema": {k: v for k, v in candidate.schema().items() if not k.startswith("$")}},
+        "application/yaml": {"schema": {"type": "string"}},
+        "text/turtle": {"schema": {"type": "string"}},
+        "application/ld+json": {"schema": {"type": "object"}},
+        "application/rdf+xml": {"schema": {"type": "string"}},
+        "application/n-triples": {"schema": {"type": "string"}},
+    },
+}
+ERRORS = {400: {"model": ErrorBody, "description": "Input that does not parse, or is refused (remote context, DOCTYPE)"},
+          406: {"model": ErrorBody}, 413: {"model": ErrorBody}, 415: {"model": ErrorBody},
+          422: {"model": ErrorBody, "description": "A form that breaks the schema, unknown SIREN or territory"}}
+REPORT_OFFERS = {"application/json": "json", "text/turtle": "turtle", "application/ld+json": "json-ld",
+                 "text/html": "html"}
+
+
+def _error(exc: candidate.CandidateError) -> JSONResponse:
+    return JSONResponse({"error": str(exc), "where": exc.where}, status_code=exc.status)
+
+
+def _snapshot(request: Request) -> str | None:
+    return request.app.state.live.root.current_name()
+
+
+def _respond(request: Request, report: eligibility.Report, accept: str | None) -> Response:
+    media = negotiation.best(accept, {k: v for k, v in REPORT_OFFERS.items()
+                                      if k != "text/html" or negotiation.wants_html(accept)})
+    if media is None:
+        return JSONResponse({"error": "Not acceptable / format non disponible",
+                             "where": "Accept: application/json, text/turtle, application/ld+json"}, status_code=406)
+    kind = REPORT_OFFERS[media]
+    headers = {"Vary": "Accept"}
+    if kind == "json":
+        return JSONResponse(report.as_dict(), headers=headers)
+    if kind == "html":
+        return request.app.state.templates.TemplateResponse(
+            request, "eligibility-report.html", {"report": report.as_dict()}, headers=headers)
+    return Response(report.shacl.serialize(format=kind), media_type=media, headers=headers)
+
+
+def _kind(content_type: str) -> str | None:
+    media = content_type.split(";")[0].strip().lower()
+    return {**candidate.FORMATS, "application/json": "json"}.get(media)
+
+
+@router.post("/eligibility", response_model=EligibilityReport, responses=ERRORS,
+             openapi_extra={"requestBody": REQUEST_BODY},
+             summary="Vérifier un candidat / check a candidate against article 9")
+async def check_candidate(request: Request) -> Response:
+    """Verdict per criterion of article 9: met, not met, or not enough information, with the legal text.
+    `Accept: text/turtle` or `application/ld+json` returns the SHACL `sh:ValidationReport` instead."""
+    kind = _kind(request.headers.get("content-type", "application/json"))
+    if kind is None:
+        return JSONResponse({"error": "Unsupported media type / type de contenu non pris en charge",
+                             "where": "Content-Type"}, status_code=415)
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > candidate.MAX_BYTES:
+        return JSONResponse({"error": f"body larger than {candidate.MAX_BYTES} bytes / corps trop volumineux"},
+                            status_code=413)
+    body = await request.body()
+    store = request.app.state.live.get_or_none()
+    try:
+        graph = candidate.read(body, kind, store)
+    except candidate.CandidateError as exc:
+        return _error(exc)
+    report = await _evaluate(graph, store, _snapshot(request))
+    return _respond(request, report, request.headers.get("accept"))
+
+
+async def _evaluate(graph, store, snapshot) -> eligibility.Report:
+    from starlette.concurrency import run_in_threadpool
+
+    def work():
+        return eligibility.evaluate(eligibility.complete_from_store(graph, store), snapshot)
+
+    return await run_in_threadpool(work)
+
+
+@router.get("/eligibility/schema.json", include_in_schema=False)
+def form_schema() -> JSONResponse:
+    return JSONResponse(candidate.schema(), media_type="application/schema+json")
+
+
+@router.get("/eligibility", response_class=HTMLResponse, summary="Formulaire / form for people")
+def form_page(request: Request):
+    return request.app.state.templates.TemplateResponse(request, "eligibility-form.html", {
+        "schema": candidate.schema(), "rows": range(6)})
+
+
+@router.post("/eligibility/form", response_class=HTMLResponse, include_in_schema=False)
+async def form_submit(request: Request):
+    """The HTML form, turned into the JSON form, checked, and shown as a report."""
+    from urllib.parse import parse_qs
+
+    fields = parse_qs((await request.body()).decode("utf-8", "replace"), keep_blank_values=False)
+    one = lambda k: (fields.get(k) or [""])[0].strip()  # noqa: E731
+    form: dict = {"name": one("name") or "Candidat sans nom"}
+    for key in ("grouping_kind", "perimeter_kind", "strategy", "local_development"):
+        if one(key):
+            form[key] = one(key)
+    form["perimeter"] = [p.strip() for p in one("perimeter").replace(",", " ").split() if p.strip()]
+    for key in ("cooperation_modes", "innovation", "sectors"):
+        if fields.get(key):
+            form[key] = fields[key]
+    for key in ("continuous_strategy", "sustainable_local_development"):
+        if one(key) in ("true", "false"):
+            form[key] = one(key) == "true"
+    members = []
+    for i in range(20):
+        name, role = one(f"m{i}_name"), one(f"m{i}_role")
+        if not name:
+            continue
+        member = {"key": f"m{i + 1}", "name": name}
+        if role:
+            member["role"] = role
+        if one(f"m{i}_ess") in ("true", "false"):
+            member["ess"] = one(f"m{i}_ess") == "true"
+        if one(f"m{i}_location"):
+            member["location"] = one(f"m{i}_location")
+        if one(f"m{i}_siren"):
+            member["siren"] = one(f"m{i}_siren")
+        members.append(member)
+        if one("carrier") == str(i):
+            form["carrier"] = member["key"]
+    form["members"] = members
+    store = request.app.state.live.get_or_none()
+    try:
+        graph = candidate.from_form(form, store)
+    except candidate.CandidateError as exc:
+        return request.app.state.templates.TemplateResponse(
+            request, "eligibility-form.html", {"schema": candidate.schema(), "rows": range(6), "error": exc,
+                                               "submitted": json.dumps(form, ensure_ascii=False, indent=1)},
+            status_code=exc.status)
+    report = await _evaluate(graph, store, _snapshot(request))
+    return request.app.state.templates.TemplateResponse(request, "eligibility-report.html", {"report": report.as_dict()})
+
+
+@router.get("/eligibility/{ptce_id}", response_model=EligibilityReport, responses={404: {"model": ErrorBody}},
+            summary="Vérifier un PTCE du graphe / check a PTCE of the graph")
+async def check_known(request: Request, ptce_id: str) -> Response:
+    store = request.app.state.live.get_or_none()
+    iri = f"https://w3id.org/ptce-kg/id/ptce/{ptce_id}"
+    if store is None or not ptce_id.replace("-", "").isalnum() or not bool(store.query(
+            f"ASK {{ <{iri}> a <https://w3id.org/ptce-kg/def#PTCE> }}", use_default_graph_as_union=True)):
+        return JSONResponse({"error": f"no PTCE '{ptce_id}' in the graph / PTCE inconnu"}, status_code=404)
+    from starlette.concurrency import run_in_threadpool
+
+    snapshot = _snapshot(request)
+    report = await run_in_threadpool(lambda: eligibility.evaluate(eligibility.ptce_graph(store, iri), snapshot))
+    return _respond(request, report, request.headers.get("accept"))

@@ -1,0 +1,237 @@
+"""Article 9 eligibility: a verdict per criterion, from the form, from RDF, from the graph, over HTTP."""
+
+from __future__ import annotations
+
+import copy
+import html
+import json
+import socket
+from pathlib import Path
+
+import httpx
+import pytest
+import rdflib
+
+from ptce_kg import candidate, eligibility
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "candidates"
+ELIGIBLE = json.loads((FIXTURES / "eligible.json").read_text(encoding="utf-8"))
+
+
+def verdicts(graph, store) -> dict[str, str]:
+    report = eligibility.evaluate(eligibility.complete_from_store(graph, store))
+    assert len(report.candidates) == 1
+    return {c.criterion.identifier: c.verdict for c in report.candidates[0].criteria}
+
+
+def check_form(form, store) -> dict[str, str]:
+    return verdicts(candidate.from_form(form, store), store)
+
+
+def variant(**changes) -> dict:
+    form = copy.deepcopy(ELIGIBLE)
+    for key, value in changes.items():
+        if value is None:
+            form.pop(key, None)
+        else:
+            form[key] = value
+    return form
+
+
+ESS_ONLY = [m for m in ELIGIBLE["members"] if m["role"] != "other-enterprise"] + [
+    {"key": "asso", "name": "Association d'insertion", "role": "ess-enterprise", "ess": True, "location": "commune:39300"}]
+NO_ESS = [m for m in ELIGIBLE["members"] if m["role"] != "ess-enterprise"]
+NO_PARTNER = [m for m in ELIGIBLE["members"] if m["role"] != "collectivite"]
+OUTSIDE = ELIGIBLE["members"] + [{"key": "loin", "name": "Entreprise de l'Ain", "role": "other-enterprise",
+                                  "ess": False, "location": "commune:01001"}]
+
+NOT_MET_CASES = {
+    "art9-1": variant(members=NO_ESS, carrier=None),
+    "art9-2": variant(members=OUTSIDE),
+    "art9-3": variant(members=ESS_ONLY),
+    "art9-4": variant(members=NO_PARTNER),
+    "art9-5": variant(continuous_strategy=False),
+    "art9-6": variant(grouping_kind="development-agency"),
+    "art9-7": variant(innovation=["none"]),
+    "art9-8": variant(sustainable_local_development=False),
+}
+
+
+def test_the_eligible_candidate_meets_every_criterion(store):
+    got = check_form(ELIGIBLE, store)
+    assert got == {f"art9-{i}": "met" for i in range(1, 9)}
+
+
+@pytest.mark.parametrize("criterion", sorted(NOT_MET_CASES))
+def test_each_criterion_can_fail_alone(store, criterion):
+    got = check_form(NOT_MET_CASES[criterion], store)
+    assert got[criterion] == "not-met"
+    assert all(v == "met" for k, v in got.items() if k != criterion), got
+
+
+def test_missing_information_is_not_a_failure(store):
+    got = check_form({"name": "Projet naissant", "complete_member_list": False}, store)
+    assert set(got.values()) == {"not-enough-information"}
+    report = eligibility.evaluate(candidate.from_form({"name": "Projet naissant"}, store))
+    assert report.verdict == "incomplete"
+
+
+def test_ess_grouping_without_other_enterprise_fails_criterion_3(store):
+    report = eligibility.evaluate(eligibility.complete_from_store(candidate.from_form(variant(members=ESS_ONLY), store), store))
+    assert report.verdict == "not-eligible"
+    c3 = next(c for c in report.candidates[0].criteria if c.criterion.identifier == "art9-3")
+    assert c3.findings[0].message_en.startswith("No enterprise outside")
+    assert "qui s'associent à des entreprises" in c3.criterion.legal_text
+
+
+def test_development_agency_fails(store):
+    graph = candidate.read((FIXTURES / "development-agency.yaml").read_bytes(), "form-yaml", store)
+    report = eligibility.evaluate(eligibility.complete_from_store(graph, store))
+    assert report.verdict == "not-eligible"
+    assert {c.criterion.identifier: c.verdict for c in report.candidates[0].criteria}["art9-6"] == "not-met"
+
+
+def test_member_outside_the_perimeter_is_named(store):
+    report = eligibility.evaluate(eligibility.complete_from_store(candidate.from_form(NOT_MET_CASES["art9-2"], store), store))
+    c2 = next(c for c in report.candidates[0].criteria if c.criterion.identifier == "art9-2")
+    assert "Entreprise de l'Ain" in c2.findings[0].message_fr and "commune/01001" in c2.findings[0].message_en
+
+
+def test_members_known_to_the_graph_bring_what_the_graph_knows(store):
+    # Juratri is given by IRI only: its location (Lons-le-Saunier) and ESS status come from the graph.
+    form = variant(members=[{"key": "juratri", "iri": "https://w3id.org/ptce-kg/id/organisation/juratri"}])
+    graph = eligibility.complete_from_store(candidate.from_form(form, store), store)
+    juratri = rdflib.URIRef("https://w3id.org/ptce-kg/id/organisation/juratri")
+    assert graph.value(juratri, eligibility.PTCE.location) == rdflib.URIRef("https://w3id.org/ptce-kg/id/commune/39300")
+    assert verdicts(graph, store)["art9-1"] == "met"
+
+
+def test_form_and_turtle_give_the_same_verdicts(store):
+    from_json = verdicts(candidate.read((FIXTURES / "eligible.json").read_bytes(), "form", store), store)
+    from_ttl = verdicts(candidate.read((FIXTURES / "eligible.ttl").read_bytes(), "turtle", store), store)
+    assert from_json == from_ttl
+
+
+def test_known_ptce_from_the_documents_get_a_verdict_per_criterion(store):
+    for slug in ("organic-vallee", "cluster-jura", "figeacteurs", "pole-sud-aquitaine", "la-bio-pour-tous",
+                 "innovales", "dombinnov", "village-documentaire-lussas"):
+        report = eligibility.evaluate(eligibility.ptce_graph(store, f"https://w3id.org/ptce-kg/id/ptce/{slug}"))
+        got = {c.criterion.identifier: c.verdict for c in report.candidates[0].criteria}
+        assert len(got) == 8, slug
+        assert got["art9-1"] == "met", slug  # each has a named ESS member
+        # The registry's member lists are partial: a kind of member it lacks is unknown, never "not met".
+        assert "not-met" not in {got["art9-1"], got["art9-3"], got["art9-4"]}, slug
+
+
+def test_schema_enums_are_the_code_lists():
+    codes = rdflib.Graph().parse(Path(eligibility.ONTOLOGY_DIR) / "codes.ttl")
+    skos = rdflib.Namespace("http://www.w3.org/2004/02/skos/core#")
+
+    def notations(scheme):
+        return sorted(str(codes.value(c, skos.notation)) for c in
+                      codes.subjects(skos.inScheme, rdflib.URIRef(f"https://w3id.org/ptce-kg/code/{scheme}")))
+    props = candidate.schema()["properties"]
+    assert sorted(props["grouping_kind"]["enum"]) == notations("grouping-kind")
+    assert sorted(props["cooperation_modes"]["items"]["enum"]) == notations("cooperation-mode")
+    assert sorted(props["members"]["items"]["properties"]["role"]["enum"]) == notations("actor-kind")
+    assert sorted(props["members"]["items"]["properties"]["legal_form"]["enum"]) == notations("legal-form")
+
+
+# -- the command line ---------------------------------------------------------------------------
+
+def test_cli_exit_codes(built_store, tmp_path, capsys):
+    from ptce_kg import cli
+
+    store = ["--store", str(built_store)]
+    assert cli.main(["check", *store, str(FIXTURES / "eligible.json")]) == 0
+    assert cli.main(["check", *store, str(FIXTURES / "eligible.ttl")]) == 0
+    assert cli.main(["check", *store, str(FIXTURES / "development-agency.yaml")]) == 1
+    broken = tmp_path / "broken.ttl"
+    broken.write_text("@prefix ptce: <https://w3id.org/ptce-kg/def#> .\n<a> a ptce:PTCE ;\n ptce:perimeter .\n")
+    assert cli.main(["check", *store, str(broken)]) == 2
+    err = capsys.readouterr().err
+    assert "broken.ttl" in err and "does not parse" in err
+    assert cli.main(["check", *store, "--format", "json", str(FIXTURES / "eligible.json")]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["verdict"] == "eligible" and report["law"].endswith("article_9")
+
+
+# -- over HTTP ----------------------------------------------------------------------------------
+
+def test_post_form_returns_the_json_report(server):
+    response = httpx.post(server + "/eligibility", json=ELIGIBLE, timeout=30)
+    assert response.status_code == 200
+    body = response.json()
+    assert body["verdict"] == "eligible" and len(body["candidates"][0]["criteria"]) == 8
+    assert body["data_snapshot"]
+
+
+def test_post_turtle_with_shacl_report_by_negotiation(server):
+    response = httpx.post(server + "/eligibility", content=(FIXTURES / "eligible.ttl").read_bytes(),
+                          headers={"Content-Type": "text/turtle", "Accept": "text/turtle"}, timeout=30)
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/turtle")
+    graph = rdflib.Graph().parse(data=response.text, format="turtle")
+    sh = rdflib.Namespace("http://www.w3.org/ns/shacl#")
+    assert any(graph.subjects(rdflib.RDF.type, sh.ValidationReport))
+
+
+def test_get_eligibility_of_a_known_ptce(server):
+    response = httpx.get(server + "/eligibility/cluster-jura", timeout=30)
+    assert response.status_code == 200
+    criteria = response.json()["candidates"][0]["criteria"]
+    assert [c["id"] for c in criteria] == [f"art9-{i}" for i in range(1, 9)]
+    assert httpx.get(server + "/eligibility/nothing-here").status_code == 404
+    page = httpx.get(server + "/eligibility/cluster-jura", headers={"Accept": "text/html"}, timeout=30)
+    assert page.status_code == 200 and "Clus'Ter Jura" in html.unescape(page.text)
+
+
+def test_html_form_round_trip(server):
+    assert "Vérifier" in httpx.get(server + "/eligibility").text
+    response = httpx.post(server + "/eligibility/form", data={
+        "name": "Pôle test", "perimeter": "commune:39300", "grouping_kind": "development-agency",
+        "m0_name": "Juratri", "m0_role": "ess-enterprise", "m0_ess": "true", "m0_location": "commune:39300",
+    }, timeout=30)
+    assert response.status_code == 200
+    assert "Non éligible" in response.text and "sans échanges économiques" in response.text
+
+
+def test_openapi_documents_the_report(server):
+    spec = httpx.get(server + "/openapi.json").json()
+    post = spec["paths"]["/eligibility"]["post"]
+    assert "text/turtle" in post["requestBody"]["content"]
+    assert "EligibilityReport" in json.dumps(post["responses"]["200"])
+
+
+@pytest.mark.parametrize("content, ctype, status, words", [
+    (b"@prefix ptce: <https://w3id.org/ptce-kg/def#> .\n<a> a ptce:PTCE ;\n ptce:perimeter .", "text/turtle", 400, "does not parse"),
+    (json.dumps({"name": "X", "members": [{"siren": "552100554"}]}).encode(), "application/json", 422, "unknown SIREN"),
+    (json.dumps({"name": "X", "members": [{"siren": "123456789", "name": "Y", "role": "ess-enterprise"}]}).encode(),
+     "application/json", 422, "Luhn"),
+    (json.dumps({"name": "X", "perimeter": ["commune:99999"]}).encode(), "application/json", 422, "unknown territory"),
+    (b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY e SYSTEM "file:///etc/passwd">]><rdf:RDF '
+     b'xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">&e;</rdf:RDF>', "application/rdf+xml", 400, "DOCTYPE"),
+    (b"\xff\xfe not utf-8", "text/turtle", 400, "UTF-8"),
+    (b"x" * (candidate.MAX_BYTES + 10), "text/turtle", 413, "larger"),
+    (b"{}", "application/x-unknown", 415, "Unsupported"),
+])
+def test_hostile_or_broken_input_gets_a_clear_4xx(server, content, ctype, status, words):
+    response = httpx.post(server + "/eligibility", content=content, headers={"Content-Type": ctype}, timeout=30)
+    assert response.status_code == status, response.text
+    assert words in response.json()["error"]
+    assert httpx.get(server + "/eligibility/cluster-jura", timeout=30).status_code == 200  # still serving
+
+
+def test_remote_jsonld_context_is_never_fetched(server):
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    listener.settimeout(1.0)
+    port = listener.getsockname()[1]
+    body = {"@context": f"http://127.0.0.1:{port}/context.jsonld", "@id": "urn:x", "@type": "PTCE"}
+    response = httpx.post(server + "/eligibility", json=body, headers={"Content-Type": "application/ld+json"})
+    assert response.status_code == 400 and "context" in response.json()["error"]
+    nested = {"@context": [{"@import": f"http://127.0.0.1:{port}/c"}], "@id": "urn:x"}
+    assert httpx.post(server + "/eligibility", json=nested, headers={"Content-Type": "application/ld+json"}).status_code == 400
+    with pytest.raises(socket.timeout):
+        listener.accept()
+    listener.close()
