@@ -40,6 +40,21 @@ def load_graph(store: pyoxigraph.Store) -> rdflib.Graph:
     return graph
 
 
+def _short(graph: rdflib.Graph, node) -> str:
+    try:
+        return graph.namespace_manager.normalizeUri(node) if isinstance(node, rdflib.URIRef) else str(node)
+    except Exception:
+        return str(node)
+
+
+def _shape_name(shapes_graph: rdflib.Graph, shape, path) -> str:
+    """A named shape as is; an anonymous property shape as `parent shape / path`."""
+    if isinstance(shape, rdflib.URIRef):
+        return _short(shapes_graph, shape)
+    parent = shapes_graph.value(None, SH.property, shape)
+    return f"{_short(shapes_graph, parent)} / {_short(shapes_graph, path)}"
+
+
 def validate(store: pyoxigraph.Store, shapes: tuple[str, ...] = ("data-quality.ttl", "article-9.ttl")) -> ValidationSummary:
     import pyshacl
 
@@ -52,9 +67,9 @@ def validate(store: pyoxigraph.Store, shapes: tuple[str, ...] = ("data-quality.t
                                          allow_warnings=True)
         for result in results.subjects(RDF.type, SH.ValidationResult):
             shape = results.value(result, SH.sourceShape)
-            shape_name = str(shape) if isinstance(shape, rdflib.URIRef) else f"[{results.value(result, SH.resultPath)}]"
+            shape_name = _shape_name(shapes_graph, shape, results.value(result, SH.resultPath))
             severity = str(results.value(result, SH.resultSeverity)).rsplit("#", 1)[1]
-            key = (name, shape_name.rsplit("/", 1)[-1], severity)
+            key = (name, shape_name, severity)
             summary.counts[key] += 1
             summary.examples.setdefault(key, (str(results.value(result, SH.focusNode)),
                                               str(results.value(result, SH.resultMessage) or "")))

@@ -91,7 +91,7 @@ class ProgrammesSource(Source):
             for field, prop in COUNTS.items():
                 value = row.integer(field)
                 if value is not None:
-                    sink.add(node, prop, typed(str(value), "nonNegativeInteger"))
+                    sink.add(node, prop, typed(str(value), "integer"))
             for field, prop in AMOUNTS.items():
                 value = row.integer(field)
                 if value is not None:

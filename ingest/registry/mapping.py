@@ -190,7 +190,7 @@ class RegistrySource(Source):
                 sink.add(node, DCT.created, typed(str(created), "gYear"))
             count = row.integer("member_count")
             if count is not None:
-                sink.add(node, PTCE.declaredMemberCount, typed(str(count), "nonNegativeInteger"))
+                sink.add(node, PTCE.declaredMemberCount, typed(str(count), "integer"))
             if row.choice("map_2014", {"yes", ""}) == "yes":
                 sink.add(node, PTCE.mapCategory, code("map-category", "repere"))
                 if MAP_2014_DOCUMENT not in documents:
@@ -257,7 +257,7 @@ class RegistrySource(Source):
                 sink.add(node, PTCE.amount, typed(str(amount), "decimal"))
             months = row.integer("duration_months")
             if months is not None:
-                sink.add(node, PTCE.fundingDurationMonths, typed(str(months), "nonNegativeInteger"))
+                sink.add(node, PTCE.fundingDurationMonths, typed(str(months), "integer"))
             cite(sink, node, row, key.replace("/", "--"), documents)
 
     def _charters(self, sink: TripleSink, documents) -> None:
