@@ -15,7 +15,7 @@ from ptce_kg.config import NODE_MODULES, Settings, settings as load_settings
 from ptce_kg.engine import QueryPool
 from ptce_kg.store import LiveStore, StoreRoot
 
-from . import eligibility, home, sparql
+from . import eligibility, home, linked_data, publication, sparql
 
 HERE = Path(__file__).resolve().parent
 YASGUI_BUILD = NODE_MODULES / "@zazuko" / "yasgui" / "build"
@@ -47,4 +47,6 @@ def create_app(cfg: Settings | None = None) -> FastAPI:
     app.include_router(home.router)
     app.include_router(sparql.router)
     app.include_router(eligibility.router)
+    app.include_router(publication.router)
+    app.include_router(linked_data.router)
     return app

@@ -22,6 +22,36 @@ def published_graphs(request: Request) -> list[dict]:
     return [{n: (row[n].value if row[n] is not None else None) for n in names} for row in rows]
 
 
+def schema_org(request: Request, graphs: list[dict]) -> dict:
+    """schema.org Dataset for search engines (Google Dataset Search reads it from the home page)."""
+    from ptce_kg.export import ALL, read_manifest
+
+    base = str(request.base_url)
+    live = request.app.state.live
+    folder = live.root.dumps_of(live.root.current_name())
+    dumps = [f for f in read_manifest(folder) if f.graph == ALL] if folder else []
+    return {
+        "@context": "https://schema.org/",
+        "@type": "Dataset",
+        "@id": "https://w3id.org/ptce-kg/id/dataset/ptce-kg",
+        "name": "Graphe de connaissances des PTCE",
+        "alternateName": "PTCE knowledge graph",
+        "description": "Les pôles territoriaux de coopération économique (article 9 de la loi n° 2014-856), leurs "
+                       "membres, territoires et financements, en données ouvertes liées.",
+        "url": base,
+        "inLanguage": ["fr", "en"],
+        "license": "https://www.etalab.gouv.fr/licence-ouverte-open-licence",
+        "isAccessibleForFree": True,
+        "keywords": ["PTCE", "économie sociale et solidaire", "ESS", "linked data"],
+        "spatialCoverage": {"@type": "Place", "name": "France"},
+        "temporalCoverage": "2013/..",
+        "dateModified": graphs[0]["modified"] if graphs and graphs[0].get("modified") else None,
+        "includedInDataCatalog": {"@type": "DataCatalog", "name": "ptce-kg", "url": base + "catalog"},
+        "distribution": [{"@type": "DataDownload", "encodingFormat": f.media_type,
+                          "contentUrl": f"{base}dumps/{f.name}", "contentSize": str(f.bytes)} for f in dumps],
+    }
+
+
 @router.get("/", response_class=HTMLResponse, name="home")
 def home(request: Request):
     graphs = published_graphs(request)
@@ -30,4 +60,5 @@ def home(request: Request):
         "total": sum(int(g["triples"]) for g in graphs),
         "modified": graphs[0]["modified"] if graphs else None,
         "queries": query_files.all_queries(),
+        "schema_org": schema_org(request, graphs),
     })

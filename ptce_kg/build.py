@@ -7,6 +7,8 @@ and every check passed. Anything else leaves the published graph untouched.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import re
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -71,6 +73,25 @@ def _count(store: pyoxigraph.Store, graph_iri: NamedNode) -> int:
     return int(next(iter(result))["n"].value)
 
 
+VOID = "http://rdfs.org/ns/void#"
+
+
+def _class_partitions(store: pyoxigraph.Store, sink: TripleSink, graph_iri: NamedNode) -> None:
+    """VoID statistics of a named graph: distinct subjects, and instances per class."""
+    rows = store.query(f"""SELECT ?c (COUNT(DISTINCT ?s) AS ?n) {{ GRAPH <{graph_iri.value}> {{ ?s a ?c }} }}
+                           GROUP BY ?c ORDER BY ?c""")
+    for row in rows:
+        cls = row["c"].value
+        local = re.sub(r"[^A-Za-z0-9]+", "-", cls.rsplit("#", 1)[-1].rsplit("/", 1)[-1]).strip("-")
+        digest = hashlib.sha1(cls.encode()).hexdigest()[:6]
+        partition = NamedNode(f"{graph_iri.value}#class-{local}-{digest}")
+        sink.add(graph_iri, NamedNode(VOID + "classPartition"), partition)
+        sink.add(partition, NamedNode(VOID + "class"), row["c"])
+        sink.add(partition, NamedNode(VOID + "entities"), typed(row["n"].value, "integer"))
+    subjects = store.query(f"SELECT (COUNT(DISTINCT ?s) AS ?n) {{ GRAPH <{graph_iri.value}> {{ ?s ?p ?o }} }}")
+    sink.add(graph_iri, NamedNode(VOID + "distinctSubjects"), typed(next(iter(subjects))["n"].value, "integer"))
+
+
 def _describe(sink: TripleSink, source: Source, triples: int, activity: NamedNode) -> None:
     p = source.provenance()
     g = source.graph
@@ -90,7 +111,7 @@ def _describe(sink: TripleSink, source: Source, triples: int, activity: NamedNod
 
 
 def build(store_path: str | Path | None = None, *, sources: list[Source] | None = None,
-          progress: Progress = print, cfg: Settings | None = None) -> dict:
+          progress: Progress = print, cfg: Settings | None = None, with_dumps: bool = True) -> dict:
     """Build every source into a new store and publish it. Returns a summary dict."""
     cfg = cfg or load_settings()
     root = StoreRoot(store_path or cfg.store)
@@ -113,12 +134,14 @@ def build(store_path: str | Path | None = None, *, sources: list[Source] | None 
             if not count:
                 raise BuildError(f"[{source.name}] produced no triples / aucun triplet produit")
             _describe(meta, source, count, activity)
+            _class_partitions(store, meta, source.graph)
             summary["graphs"][source.graph.value] = count
             progress(f"[{source.name}] {count:,} triples in {time.time() - t0:.1f}s")
         onto = list(_ontology_quads())
         store.bulk_extend(onto)
         summary["graphs"][ONTOLOGY_GRAPH.value] = len(onto)
         _describe(meta, OntologySource(), len(onto), activity)
+        _class_partitions(store, meta, ONTOLOGY_GRAPH)
         ended = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
         meta.add(activity, A, PROV.Activity)
         meta.add(activity, RDFS.label, fr(f"construction du graphe {build_dir.name}"))
@@ -135,7 +158,11 @@ def build(store_path: str | Path | None = None, *, sources: list[Source] | None 
 
         run_checks(store)
         store.flush()
-        store.optimize()
+        if with_dumps:
+            from .export import export
+
+            progress("[export] writing the dumps…")
+            export(store, root.dumps / build_dir.name, progress)
         del store
     except PtceKgError:
         root.discard(build_dir)

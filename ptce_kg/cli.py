@@ -25,6 +25,17 @@ def cmd_build(args) -> int:
     return 0
 
 
+def cmd_export(args) -> int:
+    from .config import settings
+    from .export import export
+    from .store import StoreRoot
+
+    store = StoreRoot(args.store or settings().store).open_read()
+    for f in export(store, args.folder, _progress):
+        print(f"{f.sha256}  {f.bytes:>12,}  {f.triples:>9,}  {f.name}")
+    return 0
+
+
 def cmd_serve(args) -> int:
     import uvicorn
 
@@ -165,6 +176,11 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("build", help="build the graph from its sources and publish it")
     p.add_argument("--store", help="store directory (default: $PTCE_KG_STORE or ./var/store)")
     p.set_defaults(func=cmd_build)
+
+    p = sub.add_parser("export", help="write dumps (N-Triples, Turtle, N-Quads, JSON-LD; gzip) with checksums")
+    p.add_argument("--store")
+    p.add_argument("folder")
+    p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("serve", help="serve the published graph (SPARQL endpoint, pages)")
     p.add_argument("--store")

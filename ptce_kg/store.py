@@ -29,6 +29,7 @@ class StoreRoot:
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path).expanduser().resolve()
         self.builds = self.path / "builds"
+        self.dumps = self.path / "dumps"  # dumps/<build-id>/: the dumps of that build (ptce_kg.export)
 
     # -- writing ---------------------------------------------------------------------------------
     def new_build_dir(self) -> Path:
@@ -48,6 +49,11 @@ class StoreRoot:
 
     def discard(self, build_dir: Path) -> None:
         shutil.rmtree(build_dir, ignore_errors=True)
+        shutil.rmtree(self.dumps / build_dir.name, ignore_errors=True)
+        shutil.rmtree(self.dumps / f"{build_dir.name}.partial", ignore_errors=True)
+
+    def dumps_of(self, build_name: str | None) -> Path | None:
+        return self.dumps / build_name if build_name else None
 
     def prune(self) -> None:
         """Delete builds older than the last KEEP_BUILDS, never the published one."""
@@ -57,6 +63,10 @@ class StoreRoot:
         for build in builds:
             if build.name not in keep:
                 shutil.rmtree(build, ignore_errors=True)
+        if self.dumps.is_dir():
+            for dumps in self.dumps.iterdir():
+                if dumps.name not in keep:
+                    shutil.rmtree(dumps, ignore_errors=True)
 
     # -- reading ---------------------------------------------------------------------------------
     def current_name(self) -> str | None:

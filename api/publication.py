@@ -1,0 +1,252 @@
+"""What portals harvest: dumps under /dumps/, the DCAT-AP 3 catalogue at /catalog, VoID at /.well-known/void."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import rdflib
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response
+from rdflib.namespace import DCAT, DCTERMS, FOAF, RDF, VOID, XSD
+
+from ptce_kg.export import ALL, read_manifest
+from ptce_kg.rdf import GRAPH
+
+from . import negotiation
+
+router = APIRouter(tags=["publication"])
+RDF_DIR = Path(__file__).resolve().parent / "rdf"
+ID = rdflib.Namespace("https://w3id.org/ptce-kg/id/")
+SPDX = rdflib.Namespace("http://spdx.org/rdf/terms#")
+PROV = rdflib.Namespace("http://www.w3.org/ns/prov#")
+HYDRA = rdflib.Namespace("http://www.w3.org/ns/hydra/core#")
+SD = rdflib.Namespace("http://www.w3.org/ns/sparql-service-description#")
+FILE_TYPE = {"nt": "RDF_N_TRIPLES", "ttl": "RDF_TURTLE", "nq": "RDF_N_QUADS", "jsonld": "JSON_LD"}
+IANA = "https://www.iana.org/assignments/media-types/"
+LICENCE = rdflib.URIRef("https://www.etalab.gouv.fr/licence-ouverte-open-licence")
+OFFERS = {"text/turtle": "turtle", "application/ld+json": "json-ld", "application/rdf+xml": "xml",
+          "application/n-triples": "nt", "application/json": "json-ld", "application/xml": "xml", "text/plain": "nt"}
+PAGE_SIZE = 50
+
+
+def _dumps_dir(request: Request) -> Path | None:
+    live = request.app.state.live
+    return live.root.dumps_of(live.root.current_name())
+
+
+def _manifest(request: Request):
+    folder = _dumps_dir(request)
+    return (folder, read_manifest(folder)) if folder and folder.is_dir() else (folder, [])
+
+
+# -- dumps ------------------------------------------------------------------------------------------
+
+@router.get("/dumps/", summary="Liste des dumps / list of dumps")
+def dumps_index(request: Request) -> Response:
+    _, files = _manifest(request)
+    base = str(request.base_url)
+    items = [{"name": f.name, "url": f"{base}dumps/{f.name}", "graph": f.graph, "format": f.format,
+              "media_type": f.media_type, "triples": f.triples, "bytes": f.bytes, "sha256": f.sha256} for f in files]
+    if negotiation.wants_html(request.headers.get("accept")):
+        return request.app.state.templates.TemplateResponse(request, "dumps.html", {"files": items},
+                                                            headers={"Vary": "Accept"})
+    return JSONResponse({"files": items, "checksums": f"{base}dumps/SHA256SUMS"}, headers={"Vary": "Accept"})
+
+
+@router.api_route("/dumps/{name}", methods=["GET", "HEAD"], summary="Un dump (gzip) / one dump file")
+def dump_file(request: Request, name: str) -> Response:
+    """Served with Last-Modified, ETag and byte ranges; names come from the manifest, never from the path."""
+    folder, files = _manifest(request)
+    allowed = {f.name: f for f in files}
+    if name not in allowed and name not in ("SHA256SUMS", "manifest.json"):
+        return PlainTextResponse("No such dump / dump inconnu\n", status_code=404)
+    media = "application/gzip" if name.endswith(".gz") else (
+        "application/json" if name.endswith(".json") else "text/plain")
+    headers = {"Cache-Control": "public, max-age=3600"}
+    if name in allowed:
+        headers["Digest"] = f"sha-256={allowed[name].sha256}"
+    return FileResponse(folder / name, media_type=media, filename=name, headers=headers,
+                        content_disposition_type="attachment")
+
+
+# -- DCAT-AP catalogue ----------------------------------------------------------------------------
+
+def _meta_graphs(request: Request) -> list[dict]:
+    store = request.app.state.live.get_or_none()
+    if store is None:
+        return []
+    rows = store.query((RDF_DIR / "catalog-graphs.rq").read_text(encoding="utf-8"))
+    names = [v.value for v in rows.variables]
+    return [{n: row[n] for n in names} for row in rows]
+
+
+def catalog_graph(request: Request, page: int = 1) -> rdflib.Graph:
+    base = str(request.base_url)
+    g = rdflib.Graph()
+    g.parse(RDF_DIR / "catalog.ttl", format="turtle")
+    for prefix, ns in (("dcat", DCAT), ("dct", DCTERMS), ("foaf", FOAF), ("spdx", SPDX), ("prov", PROV),
+                       ("hydra", HYDRA), ("id", ID)):
+        g.bind(prefix, ns)
+    catalog, main, service = ID["catalog"], ID["dataset/ptce-kg"], ID["service/sparql"]
+    g.add((service, DCAT.endpointURL, rdflib.URIRef(base + "sparql")))
+    g.add((service, DCAT.endpointDescription, rdflib.URIRef(base + "sparql")))  # GET answers the service description
+    g.add((rdflib.URIRef(base + "sparql"), RDF.type, rdflib.RDFS.Resource))
+    g.add((main, DCAT.landingPage, rdflib.URIRef(base)))
+    g.add((rdflib.URIRef(base), RDF.type, FOAF.Document))
+    g.add((main, DCAT.distribution, ID["distribution/sparql"]))
+    sparql = ID["distribution/sparql"]
+    g.add((sparql, RDF.type, DCAT.Distribution))
+    g.add((sparql, DCTERMS.title, rdflib.Literal("Point d'accès SPARQL", lang="fr")))
+    g.add((sparql, DCAT.accessURL, rdflib.URIRef(base + "sparql")))
+    g.add((sparql, DCAT.accessService, service))
+    g.add((sparql, DCTERMS.license, LICENCE))
+    _, files = _manifest(request)
+    graphs = _meta_graphs(request)
+    datasets = {ALL: main}
+    modified = None
+    for row in graphs:
+        name = row["graph"].value[len(GRAPH):]
+        ds = ID[f"dataset/{name}"]
+        datasets[row["graph"].value] = ds
+        modified = modified or (row["modified"].value if row.get("modified") is not None else None)
+    # Paging: the main dataset is always listed; the per-source datasets are paged for harvesters.
+    subsets = sorted((k, v) for k, v in datasets.items() if k != ALL)
+    start = (page - 1) * PAGE_SIZE
+    shown = dict([(ALL, main)] + subsets[start:start + PAGE_SIZE])
+    for row in graphs:
+        iri = row["graph"].value
+        if iri not in shown:
+            continue
+        ds = shown[iri]
+        g.add((catalog, DCAT.dataset, ds))
+        g.add((main, DCTERMS.hasPart, ds))
+        g.add((ds, RDF.type, DCAT.Dataset))
+        g.add((ds, DCTERMS.identifier, rdflib.Literal(str(ds))))
+        for lang in ("fr", "en"):
+            if row.get(f"title_{lang}") is not None:
+                g.add((ds, DCTERMS.title, rdflib.Literal(row[f"title_{lang}"].value, lang=lang)))
+        g.add((ds, DCTERMS.description, rdflib.Literal(
+            f"Graphe nommé <{iri}> de ptce-kg, {int(row['triples'].value):,} triplets.".replace(",", " "), lang="fr")))
+        g.add((ds, DCTERMS.publisher, ID["publisher"]))
+        g.add((ds, DCAT.contactPoint, ID["contact"]))
+        g.add((ds, DCTERMS.license, LICENCE))
+        g.add((ds, DCTERMS.isPartOf, main))
+        for theme in ("ECON", "REGI", "SOCI"):
+            g.add((ds, DCAT.theme, rdflib.URIRef(f"http://publications.europa.eu/resource/authority/data-theme/{theme}")))
+        g.add((ds, DCAT.keyword, rdflib.Literal("PTCE", lang="fr")))
+        g.add((ds, DCAT.keyword, rdflib.Literal(name, lang="en")))
+        g.add((ds, VOID.triples, rdflib.Literal(int(row["triples"].value), datatype=XSD.integer)))
+        if row.get("source") is not None:
+            # Not dct:source: DCAT-AP reserves it for dcat:Dataset values; the sources are packages and tables.
+            g.add((ds, PROV.wasDerivedFrom, rdflib.URIRef(row["source"].value)))
+            statement = rdflib.URIRef(f"{ds}#provenance")
+            g.add((ds, DCTERMS.provenance, statement))
+            g.add((statement, RDF.type, DCTERMS.ProvenanceStatement))
+            g.add((statement, rdflib.RDFS.label, rdflib.Literal(
+                f"Construit par ptce-kg depuis {row['source'].value}"
+                + (f", version {row['version'].value}" if row.get("version") is not None else ""), lang="fr")))
+        if row.get("activity") is not None:
+            g.add((ds, PROV.wasGeneratedBy, rdflib.URIRef(row["activity"].value)))
+            g.add((rdflib.URIRef(row["activity"].value), RDF.type, PROV.Activity))
+    for f in files:
+        ds = shown.get(f.graph)
+        if ds is None:
+            continue
+        dist = ID[f"distribution/{f.name}"]
+        url = rdflib.URIRef(f"{base}dumps/{f.name}")
+        g.add((ds, DCAT.distribution, dist))
+        g.add((dist, RDF.type, DCAT.Distribution))
+        g.add((dist, DCTERMS.title, rdflib.Literal(f"{f.name} ({f.triples:,} triplets)".replace(",", " "), lang="fr")))
+        g.add((dist, DCAT.accessURL, url))
+        g.add((dist, DCAT.downloadURL, url))
+        g.add((dist, DCAT.mediaType, rdflib.URIRef(IANA + f.media_type)))
+        g.add((rdflib.URIRef(IANA + f.media_type), RDF.type, DCTERMS.MediaType))
+        g.add((dist, DCTERMS.format, rdflib.URIRef(
+            f"http://publications.europa.eu/resource/authority/file-type/{FILE_TYPE[f.format]}")))
+        g.add((rdflib.URIRef(f"http://publications.europa.eu/resource/authority/file-type/{FILE_TYPE[f.format]}"),
+               RDF.type, DCTERMS.MediaTypeOrExtent))
+        g.add((dist, DCAT.compressFormat, rdflib.URIRef(IANA + "application/gzip")))
+        g.add((rdflib.URIRef(IANA + "application/gzip"), RDF.type, DCTERMS.MediaType))
+        g.add((dist, DCAT.byteSize, rdflib.Literal(f.bytes, datatype=XSD.nonNegativeInteger)))
+        g.add((dist, DCTERMS.license, LICENCE))
+        checksum = rdflib.URIRef(f"{dist}#sha256")
+        g.add((dist, SPDX.checksum, checksum))
+        g.add((checksum, RDF.type, SPDX.Checksum))
+        g.add((checksum, SPDX.algorithm, SPDX.checksumAlgorithm_sha256))
+        g.add((SPDX.checksumAlgorithm_sha256, RDF.type, SPDX.ChecksumAlgorithm))
+        g.add((checksum, SPDX.checksumValue, rdflib.Literal(f.sha256, datatype=XSD.hexBinary)))
+        if modified:
+            g.add((dist, DCTERMS.modified, rdflib.Literal(modified, datatype=XSD.dateTime)))
+    if modified:
+        for node in (catalog, main):
+            g.add((node, DCTERMS.modified, rdflib.Literal(modified, datatype=XSD.dateTime)))
+    view = rdflib.URIRef(f"{base}catalog?page={page}")
+    g.add((catalog, HYDRA.view, view))
+    g.add((view, RDF.type, HYDRA.PartialCollectionView))
+    g.add((view, HYDRA.first, rdflib.URIRef(f"{base}catalog?page=1")))
+    last = max(1, -(-len(subsets) // PAGE_SIZE))
+    g.add((view, HYDRA.last, rdflib.URIRef(f"{base}catalog?page={last}")))
+    if page < last:
+        g.add((view, HYDRA.next, rdflib.URIRef(f"{base}catalog?page={page + 1}")))
+    if page > 1:
+        g.add((view, HYDRA.previous, rdflib.URIRef(f"{base}catalog?page={page - 1}")))
+    return g
+
+
+def _rdf(request: Request, graph: rdflib.Graph, fmt: str | None) -> Response:
+    name = {"ttl": "turtle", "turtle": "turtle", "jsonld": "json-ld", "json-ld": "json-ld", "rdf": "xml",
+            "rdfxml": "xml", "xml": "xml", "nt": "nt"}.get((fmt or "").lower())
+    media = None
+    if name is None:
+        media = negotiation.best(request.headers.get("accept"), OFFERS)
+        if media is None:
+            return PlainTextResponse("Not acceptable: text/turtle, application/ld+json, application/rdf+xml\n",
+                                     status_code=406, headers={"Vary": "Accept"})
+        name = OFFERS[media]
+    media = {"turtle": "text/turtle", "json-ld": "application/ld+json", "xml": "application/rdf+xml",
+             "nt": "application/n-triples"}[name]
+    return Response(graph.serialize(format=name), media_type=media, headers={"Vary": "Accept"})
+
+
+@router.get("/catalog", summary="Catalogue DCAT-AP 3 / DCAT-AP 3 catalogue")
+def catalog(request: Request, page: int = 1, format: str | None = None) -> Response:
+    return _rdf(request, catalog_graph(request, max(1, page)), format)
+
+
+# -- VoID ----------------------------------------------------------------------------------------
+
+@router.get("/.well-known/void", summary="Description VoID / VoID description")
+def void(request: Request, format: str | None = None) -> Response:
+    base = str(request.base_url)
+    store = request.app.state.live.get_or_none()
+    g = rdflib.Graph()
+    g.bind("void", VOID)
+    g.bind("dct", DCTERMS)
+    main = ID["dataset/ptce-kg"]
+    g.add((main, RDF.type, VOID.Dataset))
+    g.add((main, DCTERMS.title, rdflib.Literal("Graphe de connaissances des PTCE", lang="fr")))
+    g.add((main, DCTERMS.license, LICENCE))
+    g.add((main, VOID.sparqlEndpoint, rdflib.URIRef(base + "sparql")))
+    g.add((main, VOID.uriSpace, rdflib.Literal(request.app.state.settings.base_iri + "id/")))
+    g.add((main, VOID.vocabulary, rdflib.URIRef("https://w3id.org/ptce-kg/def#")))
+    _, files = _manifest(request)
+    for f in files:
+        if f.graph == ALL:
+            g.add((main, VOID.dataDump, rdflib.URIRef(f"{base}dumps/{f.name}")))
+    if store is not None:
+        for triple in store.query((RDF_DIR / "void.rq").read_text(encoding="utf-8")):
+            g.add(tuple(_to_rdflib(t) for t in (triple.subject, triple.predicate, triple.object)))
+    return _rdf(request, g, format)
+
+
+def _to_rdflib(term):
+    import pyoxigraph
+
+    if isinstance(term, pyoxigraph.NamedNode):
+        return rdflib.URIRef(term.value)
+    if isinstance(term, pyoxigraph.BlankNode):
+        return rdflib.BNode(term.value)
+    if term.language:
+        return rdflib.Literal(term.value, lang=term.language)
+    return rdflib.Literal(term.value, datatype=rdflib.URIRef(term.datatype.value))
+

@@ -1,0 +1,98 @@
+"""Dumps of the graph: the whole dataset and each named graph, in N-Triples, Turtle, N-Quads and JSON-LD,
+gzipped, with SHA-256 checksums, sizes and triple counts (manifest.json, SHA256SUMS).
+
+Serialisation is pyoxigraph's own (streamed from the store); gzip is written with a fixed mtime so that the
+same graph gives byte-identical dumps.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import os
+import shutil
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import pyoxigraph
+from pyoxigraph import NamedNode, RdfFormat
+
+from .rdf import GRAPH, PREFIXES
+
+# name -> (pyoxigraph format, media type, file suffix, keeps graph names)
+FORMATS = {
+    "nq": (RdfFormat.N_QUADS, "application/n-quads", "nq", True),
+    "nt": (RdfFormat.N_TRIPLES, "application/n-triples", "nt", False),
+    "ttl": (RdfFormat.TURTLE, "text/turtle", "ttl", False),
+    "jsonld": (RdfFormat.JSON_LD, "application/ld+json", "jsonld", True),
+}
+ALL = "all"  # the whole dataset (every named graph)
+
+
+@dataclass
+class DumpFile:
+    name: str  # file name, e.g. registry.ttl.gz
+    graph: str  # graph IRI, or "all"
+    format: str
+    media_type: str
+    triples: int
+    bytes: int
+    sha256: str
+
+
+def _graphs(store: pyoxigraph.Store) -> list[str]:
+    return sorted(g.value for g in store.named_graphs() if isinstance(g, NamedNode))
+
+
+def _write(path: Path, items: list, fmt: RdfFormat) -> None:
+    with open(path, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, compresslevel=6) as out:
+        kwargs = {"prefixes": PREFIXES} if fmt == RdfFormat.TURTLE else {}
+        pyoxigraph.serialize(items, out, format=fmt, **kwargs)
+
+
+def _digest(path: Path) -> str:
+    sha = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            sha.update(chunk)
+    return sha.hexdigest()
+
+
+def export(store: pyoxigraph.Store, folder: str | os.PathLike, progress=lambda message: None) -> list[DumpFile]:
+    """Write every dump into `folder` (created; written aside and renamed into place when complete)."""
+    folder = Path(folder)
+    tmp = folder.with_name(folder.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    files: list[DumpFile] = []
+    graphs = _graphs(store)
+    for graph in [ALL, *graphs]:
+        if graph == ALL:
+            quads = list(store.quads_for_pattern(None, None, None, None))
+            stem = ALL
+        else:
+            quads = list(store.quads_for_pattern(None, None, None, NamedNode(graph)))
+            stem = graph[len(GRAPH):] if graph.startswith(GRAPH) else hashlib.sha1(graph.encode()).hexdigest()[:12]
+        # Triple formats merge the graphs: a triple present in two graphs is written once.
+        triples = list(dict.fromkeys(q.triple for q in quads))
+        for key, (fmt, media, suffix, keep) in FORMATS.items():
+            name = f"{stem}.{suffix}.gz"
+            items = quads if keep else triples
+            _write(tmp / name, items, fmt)
+            files.append(DumpFile(name, graph, key, media, len(items), (tmp / name).stat().st_size, _digest(tmp / name)))
+        progress(f"[export] {stem}: {len(quads):,} triples")
+    manifest = {"files": [asdict(f) for f in files]}
+    (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1), encoding="utf-8")
+    (tmp / "SHA256SUMS").write_text("".join(f"{f.sha256}  {f.name}\n" for f in files), encoding="utf-8")
+    if folder.exists():
+        shutil.rmtree(folder)
+    os.replace(tmp, folder)
+    return files
+
+
+def read_manifest(folder: str | os.PathLike) -> list[DumpFile]:
+    path = Path(folder) / "manifest.json"
+    if not path.is_file():
+        return []
+    return [DumpFile(**item) for item in json.loads(path.read_text(encoding="utf-8"))["files"]]
