@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from email.utils import formatdate, parsedate_to_datetime
 from pathlib import Path
 
 import rdflib
@@ -62,10 +63,22 @@ def dump_file(request: Request, name: str) -> Response:
         return PlainTextResponse("No such dump / dump inconnu\n", status_code=404)
     media = "application/gzip" if name.endswith(".gz") else (
         "application/json" if name.endswith(".json") else "text/plain")
-    headers = {"Cache-Control": "public, max-age=3600"}
-    if name in allowed:
+    path = folder / name
+    headers = {"Cache-Control": "public, max-age=3600",
+               "Last-Modified": formatdate(path.stat().st_mtime, usegmt=True)}
+    if name in allowed:  # the content's own SHA-256 is a strong validator
+        headers["ETag"] = f'"{allowed[name].sha256}"'
         headers["Digest"] = f"sha-256={allowed[name].sha256}"
-    return FileResponse(folder / name, media_type=media, filename=name, headers=headers,
+        if request.headers.get("if-none-match") in (headers["ETag"], "*"):
+            return Response(status_code=304, headers=headers)
+    since = request.headers.get("if-modified-since")
+    if since and "if-none-match" not in request.headers:
+        try:
+            if parsedate_to_datetime(since).timestamp() >= int(path.stat().st_mtime):
+                return Response(status_code=304, headers=headers)
+        except (TypeError, ValueError):
+            pass
+    return FileResponse(path, media_type=media, filename=name, headers=headers,
                         content_disposition_type="attachment")
 
 
