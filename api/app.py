@@ -13,7 +13,8 @@ from fastapi.templating import Jinja2Templates
 from ptce_kg import __version__
 from ptce_kg.config import NODE_MODULES, Settings, settings as load_settings
 from ptce_kg.engine import QueryPool
-from ptce_kg.store import LiveStore, StoreRoot
+from ptce_kg.remote import open_root
+from ptce_kg.store import LiveStore
 
 from . import eligibility, home, linked_data, publication, sparql
 
@@ -35,7 +36,7 @@ def create_app(cfg: Settings | None = None) -> FastAPI:
                   description="Graphe de connaissances des PTCE / PTCE knowledge graph")
     app.state.settings = cfg
     app.state.pool = pool
-    app.state.live = LiveStore(StoreRoot(cfg.store))
+    app.state.live = LiveStore(open_root(cfg.store))
     app.state.templates = Jinja2Templates(directory=str(HERE / "templates"))
     # Read requests may come from any web page (YASGUI elsewhere, notebooks in a browser).
     app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "HEAD", "POST", "OPTIONS"],

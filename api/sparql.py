@@ -159,10 +159,13 @@ async def sparql(request: Request) -> Response:
         text=text,
         results_format=results_format,
         graph_format=graph_format,
-        # The query's own FROM / FROM NAMED, when present, define its dataset; otherwise the union.
+        # The protocol's graph parameters, else the query's own FROM / FROM NAMED (passed explicitly, so
+        # every back end gets the same dataset and none fetches anything), else the union of the graphs.
         union_default_graph=not analysis.has_dataset_clause,
-        default_graphs=params.get("default-graph-uri"),
-        named_graphs=params.get("named-graph-uri"),
+        default_graphs=params.get("default-graph-uri") or (
+            analysis.from_graphs if analysis.has_dataset_clause and not analysis.unparsed else None),
+        named_graphs=params.get("named-graph-uri") or (
+            analysis.from_named if analysis.has_dataset_clause and not analysis.unparsed else None),
         max_rows=settings.max_rows,
     )
     outcome = await request.app.state.pool.run(job)

@@ -16,6 +16,7 @@ from fastapi import Request
 from fastapi.responses import PlainTextResponse, Response
 
 from ptce_kg.sparql_guard import analyse, refused_services
+from ptce_kg.remote import RemoteRoot, open_root
 from ptce_kg.store import StoreRoot
 
 _lock = threading.Lock()
@@ -50,9 +51,12 @@ async def apply_update(request: Request, params: dict[str, list[str]]) -> Respon
     refused = refused_services(analysis, settings.service_allowlist)
     if refused:
         return PlainTextResponse(f"SERVICE refused / refusé: {', '.join(refused)}\n", status_code=403)
-    root = StoreRoot(settings.store)
+    root = open_root(settings.store)
     try:
-        await asyncio.get_running_loop().run_in_executor(None, _apply, root, text)
+        if isinstance(root, RemoteRoot):  # the server applies it; the guards above already ran
+            await asyncio.get_running_loop().run_in_executor(None, root.open_read().update, text)
+        else:
+            await asyncio.get_running_loop().run_in_executor(None, _apply, root, text)
     except SyntaxError as exc:
         return PlainTextResponse(f"Malformed SPARQL update / mise à jour mal formée.\n\n{exc}\n", status_code=400)
     except OSError as exc:

@@ -21,6 +21,7 @@ from . import __version__
 from .config import ONTOLOGY_DIR, Settings, settings as load_settings
 from .errors import BuildError, PtceKgError
 from .rdf import DCAT, DCT, PROV, RDFS, SD, A, TripleSink, en, fr, graph, iri, string, typed
+from .remote import RemoteRoot, is_remote
 from .store import StoreRoot
 
 ONTOLOGY_GRAPH = graph("ontology")
@@ -114,11 +115,17 @@ def build(store_path: str | Path | None = None, *, sources: list[Source] | None 
           progress: Progress = print, cfg: Settings | None = None, with_dumps: bool = True) -> dict:
     """Build every source into a new store and publish it. Returns a summary dict."""
     cfg = cfg or load_settings()
-    root = StoreRoot(store_path or cfg.store)
+    spec = str(store_path) if store_path else cfg.store
+    remote = None
+    if is_remote(spec):
+        remote = RemoteRoot(spec)
+        root = remote.cache  # built, checked and dumped here, then uploaded and switched on the server
+    else:
+        root = StoreRoot(spec)
     sources = default_sources(cfg) if sources is None else sources
     build_dir = root.new_build_dir()
     started = time.time()
-    summary: dict = {"store": str(root.path), "build": build_dir.name, "graphs": {}}
+    summary: dict = {"store": spec if remote else str(root.path), "build": build_dir.name, "graphs": {}}
     try:
         store = pyoxigraph.Store(str(build_dir))
         ctx = BuildContext()
@@ -163,6 +170,8 @@ def build(store_path: str | Path | None = None, *, sources: list[Source] | None 
 
             progress("[export] writing the dumps…")
             export(store, root.dumps / build_dir.name, progress)
+        if remote is not None:
+            remote.publish_from(store, build_dir.name, progress)
         del store
     except PtceKgError:
         root.discard(build_dir)

@@ -28,9 +28,9 @@ def cmd_build(args) -> int:
 def cmd_export(args) -> int:
     from .config import settings
     from .export import export
-    from .store import StoreRoot
+    from .remote import open_root
 
-    store = StoreRoot(args.store or settings().store).open_read()
+    store = open_root(args.store or settings().store).open_read()
     for f in export(store, args.folder, _progress):
         print(f"{f.sha256}  {f.bytes:>12,}  {f.triples:>9,}  {f.name}")
     return 0
@@ -69,7 +69,7 @@ def cmd_query(args) -> int:
 
     from . import queries
     from .config import settings
-    from .store import StoreRoot
+    from .remote import open_root
 
     if args.query == "-":
         text = sys.stdin.read()
@@ -78,7 +78,7 @@ def cmd_query(args) -> int:
         if found is None:
             raise PtceKgError(f"no query file or queries/ name '{args.query}' / requête introuvable")
         text = found.text
-    store = StoreRoot(args.store or settings().store).open_read()
+    store = open_root(args.store or settings().store).open_read()
     try:
         result = store.query(text, use_default_graph_as_union=True)
     except SyntaxError as exc:
@@ -126,7 +126,7 @@ def cmd_check(args) -> int:
     from . import candidate, eligibility
     from .config import settings
     from .errors import StoreError
-    from .store import StoreRoot
+    from .remote import open_root
 
     path = Path(args.file)
     kind = args.input_format or candidate.SUFFIXES.get(path.suffix.lower())
@@ -134,7 +134,7 @@ def cmd_check(args) -> int:
         print(f"ptce-kg: unknown input format for '{path.name}' (.json, .yaml, .ttl, .jsonld, .rdf, .nt)", file=sys.stderr)
         return 2
     try:
-        store = StoreRoot(args.store or settings().store).open_read()
+        store = open_root(args.store or settings().store).open_read()
     except StoreError:
         store = None
         _progress("ptce-kg: no published graph: members and territories are checked as given only")
@@ -154,10 +154,10 @@ def cmd_check(args) -> int:
 
 def cmd_validate(args) -> int:
     from .config import settings
-    from .store import StoreRoot
+    from .remote import open_root
     from .validate import validate
 
-    store = StoreRoot(args.store or settings().store).open_read()
+    store = open_root(args.store or settings().store).open_read()
     _progress("[validate] loading the graph and running the shapes…")
     summary = validate(store)
     if args.format == "json":

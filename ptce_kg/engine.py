@@ -166,9 +166,9 @@ def execute(store: pyoxigraph.Store, job: QueryJob) -> QueryOutcome:
 
 def _worker_main(conn, store_path: str) -> None:
     from .errors import StoreError
-    from .store import StoreRoot
+    from .remote import open_root
 
-    root = StoreRoot(store_path)
+    root = open_root(store_path)
     store, name = None, None
     while True:
         try:

@@ -48,6 +48,8 @@ class Analysis:
     services: list[str] = field(default_factory=list)  # endpoint IRIs; "?var" for a variable endpoint
     has_dataset_clause: bool = False  # FROM / FROM NAMED (queries) or USING (updates)
     has_load: bool = False
+    from_graphs: list[str] = field(default_factory=list)  # FROM <g>
+    from_named: list[str] = field(default_factory=list)  # FROM NAMED <g>
     unparsed: bool = False  # rdflib could not parse a text that mentions SERVICE/FROM/LOAD
 
 
@@ -93,6 +95,10 @@ def analyse(text: str, *, update: bool = False) -> Analysis:
             result.services.append(str(term) if term.__class__.__name__ == "URIRef" else "?variable")
         elif node.name in ("DatasetClause", "UsingClause"):
             result.has_dataset_clause = True
+            if "default" in node:
+                result.from_graphs.append(str(node["default"]))
+            if "named" in node:
+                result.from_named.append(str(node["named"]))
         elif node.name == "Load":
             result.has_load = True
 

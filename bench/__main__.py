@@ -1,0 +1,373 @@
+"""`python -m bench [--scales 1,10] [--out bench/reports/report.md]`: speed and memory, side by side.
+
+Every figure is measured in the same run as its reference and reported as a ratio:
+  build          `ptce-kg build` (sources -> store, checks)   vs  raw pyoxigraph bulk load of the same quads
+  SPARQL         each queries/ file through the HTTP endpoint vs  in-process pyoxigraph, and rdflib's engine
+  throughput     1, 8 and 32 concurrent clients on loopback
+  eligibility    one article 9 check (shapes parsed once), and the whole-graph validation
+  export         dumps per format (gzip)                      vs  pyoxigraph's own serialisation
+  memory         the server's peak resident memory at each scale
+Targets are tracked in the report, never asserted by the tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import pyoxigraph
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from conftest import start_server  # noqa: E402  (the tests' way of starting `ptce-kg serve`)
+from ptce_kg import queries  # noqa: E402
+
+TARGETS = {
+    "http_overhead": 1.3,  # HTTP p50 / in-process p50 on cheap queries
+    "rdflib_speedup": 20.0,  # rdflib / HTTP on join-heavy queries
+    "build_ratio": 2.0,  # ptce-kg build / raw bulk load
+    "check_p95_ms": 100.0,
+    "server_mem_mb_10x": 1024.0,
+}
+
+
+def pct(values: list[float], q: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
+
+
+def run_child(code: str, timeout: float = 900) -> dict:
+    """Run measuring code in a fresh interpreter; it prints one JSON line (with its own peak memory)."""
+    wrapped = code + "\nimport resource, json as _j\n_result['peak_mb'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\nprint(_j.dumps(_result))\n"
+    out = subprocess.run([sys.executable, "-c", wrapped], cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+    if out.returncode != 0:
+        raise RuntimeError(out.stderr[-2000:])
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def server_peak_mb(pid: int) -> float:
+    """Peak resident memory of the server and its query workers (VmHWM summed)."""
+    total = 0.0
+    pids = [pid] + [int(p) for p in subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()]
+    for p in pids:
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    total += int(line.split()[1]) / 1024
+        except OSError:
+            pass
+    return total
+
+
+# -- measurements ---------------------------------------------------------------------------------
+
+def bench_build(work: Path) -> dict:
+    built = run_child(f"""
+import time
+from ptce_kg.build import build
+t = time.perf_counter()
+summary = build({str(work / 'store')!r}, progress=lambda m: None, with_dumps=False)
+_result = {{'seconds': time.perf_counter() - t, 'triples': summary['triples']}}
+""")
+    from ptce_kg.store import StoreRoot
+
+    store = StoreRoot(work / "store").open_read()
+    nq = work / "all.nq"
+    with open(nq, "wb") as handle:
+        pyoxigraph.serialize(store.quads_for_pattern(None, None, None, None), handle, format=pyoxigraph.RdfFormat.N_QUADS)
+    raw = run_child(f"""
+import time, pyoxigraph
+t = time.perf_counter()
+s = pyoxigraph.Store({str(work / 'raw')!r})
+s.bulk_load(path={str(nq)!r}, format=pyoxigraph.RdfFormat.N_QUADS)
+s.flush()
+_result = {{'seconds': time.perf_counter() - t}}
+""")
+    return {"build": built, "raw": raw, "ratio": built["seconds"] / raw["seconds"]}
+
+
+def timed(fn, reps: int) -> list[float]:
+    times = []
+    for _ in range(reps):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return times
+
+
+def bench_queries(store_path: Path, server: str, reps: int) -> list[dict]:
+    from ptce_kg.store import StoreRoot
+
+    store = StoreRoot(store_path).open_read()
+    rows = []
+    with httpx.Client(timeout=120) as client:
+        for q in queries.all_queries():
+            def local():
+                list(store.query(q.text, use_default_graph_as_union=True))
+
+            def http():
+                r = client.post(server + "/sparql", data={"query": q.text},
+                                headers={"Accept": "application/sparql-results+json"})
+                r.raise_for_status()
+            local()
+            http()  # warm caches on both sides
+            lt, ht = timed(local, reps), timed(http, reps)
+            rows.append({"query": q.name, "local_p50": pct(lt, .5), "local_p95": pct(lt, .95),
+                         "http_p50": pct(ht, .5), "http_p95": pct(ht, .95)})
+    return rows
+
+
+def bench_rdflib(nq: Path, timeout_s: int = 10) -> dict:
+    """rdflib's in-memory engine (what rdflib-endpoint evaluates with), one run per query, bounded."""
+    names = [q.name for q in queries.all_queries()]
+    return run_child(f"""
+import signal, time, rdflib
+from ptce_kg import queries
+t = time.perf_counter()
+ds = rdflib.Dataset(default_union=True)
+ds.parse({str(nq)!r}, format='nquads')
+load = time.perf_counter() - t
+class Timeout(Exception): pass
+def alarm(*_): raise Timeout()
+signal.signal(signal.SIGALRM, alarm)
+times = {{}}
+for q in queries.all_queries():
+    signal.alarm({timeout_s})
+    t = time.perf_counter()
+    try:
+        list(ds.query(q.text))
+        times[q.name] = time.perf_counter() - t
+    except Timeout:
+        times[q.name] = None
+    except Exception as exc:  # rdflib's engine fails on some valid queries: report, go on
+        times[q.name] = 'error: ' + type(exc).__name__
+    finally:
+        signal.alarm(0)
+_result = {{'load_seconds': load, 'times': times}}
+""", timeout=1800) | {"names": names, "timeout": timeout_s}
+
+
+async def _clients(server: str, n: int, seconds: float) -> dict:
+    texts = [q.text for q in queries.all_queries() if q.name not in ("ptce-sources",)]
+    done, errors, latencies = 0, 0, []
+    deadline = time.monotonic() + seconds
+    async with httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=n)) as client:
+        async def worker(i: int):
+            nonlocal done, errors
+            k = i
+            while time.monotonic() < deadline:
+                t = time.perf_counter()
+                r = await client.post(server + "/sparql", data={"query": texts[k % len(texts)]})
+                latencies.append(time.perf_counter() - t)
+                k += 1
+                if r.status_code == 200:
+                    done += 1
+                else:
+                    errors += 1
+        await asyncio.gather(*[worker(i) for i in range(n)])
+    return {"clients": n, "requests_per_s": done / seconds, "errors": errors,
+            "p50": pct(latencies, .5), "p99": pct(latencies, .99)}
+
+
+def bench_throughput(server: str, seconds: float) -> list[dict]:
+    return [asyncio.run(_clients(server, n, seconds)) for n in (1, 8, 32)]
+
+
+def bench_eligibility(store_path: Path, reps: int, with_validation: bool) -> dict:
+    return run_child(f"""
+import time
+from ptce_kg.store import StoreRoot
+from ptce_kg import candidate, eligibility
+store = StoreRoot({str(store_path)!r}).open_read()
+body = open('tests/fixtures/candidates/eligible.json', 'rb').read()
+eligibility.shapes_graph(); eligibility.criteria()  # shapes parsed once
+times = []
+for _ in range({reps}):
+    t = time.perf_counter()
+    g = candidate.read(body, 'form', store)
+    eligibility.evaluate(eligibility.complete_from_store(g, store))
+    times.append(time.perf_counter() - t)
+times.sort()
+_result = {{'p50_ms': times[len(times)//2] * 1000, 'p95_ms': times[int(0.95 * (len(times) - 1))] * 1000}}
+if {with_validation}:
+    from ptce_kg.validate import validate
+    t = time.perf_counter()
+    summary = validate(store)
+    _result['validation_seconds'] = time.perf_counter() - t
+    _result['validation_triples'] = summary.triples
+""", timeout=1800)
+
+
+def bench_export(store_path: Path, work: Path) -> list[dict]:
+    from ptce_kg.export import FORMATS, _write
+    from ptce_kg.store import StoreRoot
+
+    store = StoreRoot(store_path).open_read()
+    quads = list(store.quads_for_pattern(None, None, None, None))
+    triples = list(dict.fromkeys(q.triple for q in quads))
+    rows = []
+    for key, (fmt, _, suffix, keep) in FORMATS.items():
+        items = quads if keep else triples
+        t = time.perf_counter()
+        _write(work / f"bench.{suffix}.gz", items, fmt)
+        ours = time.perf_counter() - t
+        t = time.perf_counter()
+        with open(os.devnull, "wb") as sink:
+            pyoxigraph.serialize(items, sink, format=fmt)
+        raw = time.perf_counter() - t
+        rows.append({"format": key, "ours": ours, "raw": raw, "ratio": ours / raw})
+    return rows
+
+
+def synthetic_store(source_store: Path, work: Path, factor: int) -> Path:
+    """A published store holding `factor` replicas of the real graph."""
+    from bench.synthetic import build_store
+    from ptce_kg.store import StoreRoot
+
+    quads = list(StoreRoot(source_store).open_read().quads_for_pattern(None, None, None, None))
+    root = StoreRoot(work / f"store-{factor}x")
+    build_dir = root.new_build_dir()
+    store = build_store(str(build_dir), quads, factor)
+    del store
+    root.publish(build_dir)
+    return root.path
+
+
+# -- report ---------------------------------------------------------------------------------------
+
+def ms(x: float | None) -> str:
+    return "—" if x is None else f"{x * 1000:.1f}"
+
+
+def write_report(path: Path, results: dict) -> None:
+    lines = ["# ptce-kg benchmark", "",
+             f"Run {results['date']} on {os.cpu_count()} cores, Python {sys.version.split()[0]}, "
+             f"pyoxigraph {pyoxigraph.__version__}. Medians and 95th percentiles; every ratio is measured in "
+             "the same run as its reference.", ""]
+    b = results.get("build")
+    if b:
+        ok = b["ratio"] <= TARGETS["build_ratio"]
+        lines += ["## Build (1×)", "",
+                  "| step | seconds | peak MB |", "|---|---:|---:|",
+                  f"| `ptce-kg build` (sources, checks; no dumps) | {b['build']['seconds']:.1f} | {b['build']['peak_mb']:.0f} |",
+                  f"| raw pyoxigraph `bulk_load` of the same {b['build']['triples']:,} quads | {b['raw']['seconds']:.1f} | {b['raw']['peak_mb']:.0f} |",
+                  "", f"Ratio **{b['ratio']:.2f}×** (target ≤ {TARGETS['build_ratio']}×: {'met' if ok else 'missed'})."
+                  + ("" if ok else " The build reads and maps the JSON and CSV sources in Python, runs the checks "
+                     "and VoID statistics; the raw load only parses N-Quads in Rust."), ""]
+    for scale in results["scales"]:
+        s = results["by_scale"][scale]
+        lines += [f"## SPARQL at {scale}× ({s['triples']:,} quads)", "",
+                  "| query | in-process p50 ms | HTTP p50 ms | HTTP p95 ms | HTTP / in-process | rdflib ms | rdflib / HTTP |",
+                  "|---|---:|---:|---:|---:|---:|---:|"]
+        rd = s.get("rdflib", {}).get("times", {})
+        for row in s["queries"]:
+            ratio = row["http_p50"] / row["local_p50"] if row["local_p50"] else 0
+            r = rd.get(row["query"], "n/a") if rd else "n/a"
+            if isinstance(r, str):
+                rtext, speed = r, "—"
+            else:
+                rtext = f"> {s['rdflib']['timeout'] * 1000:.0f}" if r is None else ms(r)
+                speed = "—" if r is None else f"{r / row['http_p50']:.1f}×"
+            if r is None:
+                speed = f"> {s['rdflib']['timeout'] / row['http_p50']:.0f}×"
+            lines.append(f"| {row['query']} | {ms(row['local_p50'])} | {ms(row['http_p50'])} | {ms(row['http_p95'])} "
+                         f"| {ratio:.2f}× | {rtext} | {speed} |")
+        cheap = [r for r in s["queries"] if r["local_p50"] < 0.005]
+        if cheap:
+            overhead = statistics.median(r["http_p50"] / r["local_p50"] for r in cheap)
+            absolute = statistics.median(r["http_p50"] - r["local_p50"] for r in cheap)
+            lines += ["", f"HTTP overhead on cheap queries (in-process < 5 ms): median **{overhead:.2f}×**, "
+                          f"{absolute * 1000:.1f} ms absolute (target ≤ {TARGETS['http_overhead']}×: "
+                          f"{'met' if overhead <= TARGETS['http_overhead'] else 'missed'}). On sub-millisecond "
+                          "queries the fixed cost of HTTP, the SPARQL guard and the hand-off to a worker process "
+                          "(which is what makes the timeout real) dominates; it is a few milliseconds, not a factor "
+                          "of the query's work."]
+        if rd:
+            lines += ["", f"rdflib loaded the graph in {s['rdflib']['load_seconds']:.0f} s "
+                          f"(peak {s['rdflib']['peak_mb']:.0f} MB); queries stopped after {s['rdflib']['timeout']} s show “>”."]
+        lines += ["", "Throughput (`queries/` mix, loopback):", "",
+                  "| clients | requests/s | p50 ms | p99 ms | errors |", "|---:|---:|---:|---:|---:|"]
+        for t in s["throughput"]:
+            lines.append(f"| {t['clients']} | {t['requests_per_s']:.1f} | {ms(t['p50'])} | {ms(t['p99'])} | {t['errors']} |")
+        mem_ok = scale != 10 or s["server_peak_mb"] <= TARGETS["server_mem_mb_10x"]
+        lines += ["", f"Server peak memory (uvicorn + query workers): **{s['server_peak_mb']:.0f} MB**"
+                      + (f" (target at 10× ≤ {TARGETS['server_mem_mb_10x']:.0f} MB: {'met' if mem_ok else 'missed'})"
+                         if scale == 10 else "") + ".", ""]
+    e = results.get("eligibility")
+    if e:
+        ok = e["p95_ms"] <= TARGETS["check_p95_ms"]
+        lines += ["## Eligibility (1×)", "",
+                  f"One article 9 check (form → RDF → completed from the store → pySHACL → verdicts), shapes parsed "
+                  f"once: p50 **{e['p50_ms']:.0f} ms**, p95 **{e['p95_ms']:.0f} ms** (target p95 ≤ "
+                  f"{TARGETS['check_p95_ms']:.0f} ms: {'met' if ok else 'missed'})."
+                  + ("" if ok else " Most of it is pySHACL evaluating 17 SPARQL-based shapes with rdflib's engine."), ""]
+        if "validation_seconds" in e:
+            lines += [f"Whole-graph validation (`ptce-kg validate`, {e['validation_triples']:,} triples): "
+                      f"**{e['validation_seconds']:.0f} s**, peak {e['peak_mb']:.0f} MB.", ""]
+    x = results.get("export")
+    if x:
+        lines += ["## Export (1×)", "", "| format | ptce-kg (gzip) s | pyoxigraph serialise s | ratio |",
+                  "|---|---:|---:|---:|"]
+        for row in x:
+            lines.append(f"| {row['format']} | {row['ours']:.2f} | {row['raw']:.2f} | {row['ratio']:.1f}× |")
+        lines += ["", "The difference is gzip (Python's zlib, level 6) on top of pyoxigraph's serialisation.", ""]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (path.with_suffix(".json")).write_text(json.dumps(results, indent=1, default=str), encoding="utf-8")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    parser.add_argument("--scales", default="1,10", help="comma-separated factors (1 = the real graph)")
+    parser.add_argument("--reps", type=int, default=10)
+    parser.add_argument("--seconds", type=float, default=5.0, help="duration of each throughput run")
+    parser.add_argument("--no-rdflib", action="store_true")
+    parser.add_argument("--no-validation", action="store_true")
+    parser.add_argument("--out", default=str(ROOT / "bench" / "reports" / "report.md"))
+    args = parser.parse_args(argv)
+    scales = [int(s) for s in args.scales.split(",")]
+    results: dict = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "scales": scales, "by_scale": {}}
+    with tempfile.TemporaryDirectory(prefix="ptce-kg-bench-") as tmp:
+        work = Path(tmp)
+        print("[bench] build…", flush=True)
+        results["build"] = bench_build(work)
+        store1 = work / "store"
+        for scale in scales:
+            store = store1 if scale == 1 else synthetic_store(store1, work, scale)
+            print(f"[bench] SPARQL at {scale}×…", flush=True)
+            process, server = start_server(store, PTCE_KG_QUERY_TIMEOUT=120, PTCE_KG_MAX_ROWS=100000)
+            try:
+                from ptce_kg.store import StoreRoot
+
+                n = sum(1 for _ in StoreRoot(store).open_read().quads_for_pattern(None, None, None, None))
+                entry = {"triples": n, "queries": bench_queries(store, server, args.reps),
+                         "throughput": bench_throughput(server, args.seconds)}
+                entry["server_peak_mb"] = server_peak_mb(process.pid)
+            finally:
+                process.terminate()
+                process.wait(timeout=30)
+            if scale == 1 and not args.no_rdflib:
+                print("[bench] rdflib…", flush=True)
+                entry["rdflib"] = bench_rdflib(work / "all.nq")
+            results["by_scale"][scale] = entry
+        print("[bench] eligibility…", flush=True)
+        results["eligibility"] = bench_eligibility(store1, 30, not args.no_validation)
+        print("[bench] export…", flush=True)
+        results["export"] = bench_export(store1, work)
+    write_report(Path(args.out), results)
+    print(f"[bench] report: {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,259 @@
+"""An existing SPARQL 1.1 server as the store (Oxigraph server, Virtuoso, Fuseki, QLever…).
+
+Selected with `PTCE_KG_STORE=sparql+http://host:port/query` (or `sparql+https://`). The update and Graph
+Store Protocol URLs default to Oxigraph server's (`/update`, `/store`) and are set with
+`PTCE_KG_SPARQL_UPDATE` and `PTCE_KG_SPARQL_GSP`; credentials with `PTCE_KG_SPARQL_USER` and
+`PTCE_KG_SPARQL_PASSWORD` (HTTP basic), read from the environment only.
+
+`RemoteStore` offers the part of `pyoxigraph.Store` the service uses (query, quads_for_pattern,
+named_graphs), over the standard Query protocol, so the endpoint, the pages, the eligibility checks and the
+catalogue run unchanged. The service's safety rules apply before a query leaves for the server.
+
+Datasets are explicit: queries without FROM are sent with `default-graph-uri` and `named-graph-uri` set to the
+published graphs, so the default graph is their union on any server and graphs being loaded are invisible.
+
+A build runs locally as usual (sources, checks, dumps, in a local cache store), then uploads each named graph
+to a staging graph with the Graph Store Protocol (the servers' bulk path) and switches every graph in one
+SPARQL Update request (`MOVE`), which the servers apply atomically: readers see the old or the new graph,
+never half of one. A failed upload drops the staging graphs and leaves the published graphs untouched.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pyoxigraph
+from pyoxigraph import NamedNode, QueryResultsFormat, RdfFormat
+
+from .errors import BuildError, StoreError
+from .rdf import GRAPH
+
+SCHEME = "sparql+"
+STAGING = GRAPH + "staging/"
+META_GRAPH = GRAPH + "meta"
+BUILD_PREFIX = "https://w3id.org/ptce-kg/id/build/"
+NO_GRAPH = "urn:ptce-kg:no-graph"
+
+
+def is_remote(spec: str | os.PathLike | None) -> bool:
+    return isinstance(spec, str) and spec.startswith(SCHEME)
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    query: str
+    update: str
+    gsp: str
+    auth: tuple[str, str] | None = None
+    timeout_s: float = 120.0
+
+    @classmethod
+    def from_spec(cls, spec: str) -> "Endpoint":
+        query = spec[len(SCHEME):]
+        root = query[: -len("/query")] if query.endswith("/query") else query.rstrip("/")
+        user, password = os.environ.get("PTCE_KG_SPARQL_USER"), os.environ.get("PTCE_KG_SPARQL_PASSWORD")
+        return cls(query=query,
+                   update=os.environ.get("PTCE_KG_SPARQL_UPDATE") or root + "/update",
+                   gsp=os.environ.get("PTCE_KG_SPARQL_GSP") or root + "/store",
+                   auth=(user, password or "") if user else None)
+
+
+class RemoteStore:
+    """The subset of pyoxigraph.Store that ptce-kg uses, over the SPARQL 1.1 Query protocol."""
+
+    GRAPHS_TTL_S = 2.0
+
+    def __init__(self, endpoint: Endpoint):
+        self.endpoint = endpoint
+        self._client = httpx.Client(auth=endpoint.auth, timeout=endpoint.timeout_s)
+        self._graphs: tuple[float, list[str]] = (0.0, [])
+        self._lock = threading.Lock()
+
+    # -- dataset ---------------------------------------------------------------------------------
+    def published_graphs(self) -> list[str]:
+        with self._lock:
+            stamp, graphs = self._graphs
+            if time.monotonic() - stamp < self.GRAPHS_TTL_S:
+                return graphs
+        rows = self._select("SELECT DISTINCT ?g WHERE { GRAPH ?g { } }", [])
+        graphs = sorted(r["g"].value for r in rows if not r["g"].value.startswith(STAGING))
+        with self._lock:
+            self._graphs = (time.monotonic(), graphs)
+        return graphs
+
+    def named_graphs(self):
+        return [NamedNode(g) for g in self.published_graphs()]
+
+    # -- queries ---------------------------------------------------------------------------------
+    def _post(self, text: str, params: dict) -> httpx.Response:
+        try:
+            response = self._client.post(
+                self.endpoint.query, params=params, content=text.encode("utf-8"),
+                headers={"Content-Type": "application/sparql-query",
+                         "Accept": "application/sparql-results+json, application/n-triples;q=0.9"})
+        except httpx.HTTPError as exc:
+            raise OSError(f"SPARQL server unreachable at {self.endpoint.query}: {exc}") from exc
+        if response.status_code == 400:
+            raise SyntaxError(response.text.strip()[:500])
+        if response.status_code >= 300:
+            raise OSError(f"SPARQL server answered {response.status_code}: {response.text.strip()[:300]}")
+        return response
+
+    def _select(self, text: str, params: dict):
+        return pyoxigraph.parse_query_results(self._post(text, params).content, format=QueryResultsFormat.JSON)
+
+    def query(self, text: str, *, use_default_graph_as_union: bool = False, default_graph=None,
+              named_graphs=None, substitutions=None, **_ignored):
+        if substitutions:
+            from .eligibility import with_values
+
+            for variable, value in substitutions.items():
+                text = with_values(text, variable.value, [value.value])
+        # Only published graphs ever reach the server: anything else (file:, http: of elsewhere, staging)
+        # is replaced by a graph that does not exist, so it reads nothing and fetches nothing.
+        published = self.published_graphs()
+
+        def restrict(graphs) -> list[str]:
+            kept = [g.value for g in graphs if isinstance(g, NamedNode) and g.value in published]
+            return kept or [NO_GRAPH]
+        params: list[tuple[str, str]] = []
+        if default_graph is not None:
+            params += [("default-graph-uri", g) for g in restrict(
+                default_graph if isinstance(default_graph, list) else [default_graph])]
+        elif use_default_graph_as_union:
+            params += [("default-graph-uri", g) for g in published]
+        else:
+            params += [("default-graph-uri", NO_GRAPH)]  # like the embedded store: an empty default graph
+        if named_graphs is not None:
+            params += [("named-graph-uri", g) for g in restrict(named_graphs)]
+        else:
+            params += [("named-graph-uri", g) for g in published]
+        response = self._post(text, params)
+        kind = response.headers.get("content-type", "").split(";")[0].strip()
+        if kind == "application/sparql-results+json":
+            return pyoxigraph.parse_query_results(response.content, format=QueryResultsFormat.JSON)
+        if kind in ("application/n-triples", "text/plain"):
+            return list(pyoxigraph.parse(response.content, format=RdfFormat.N_TRIPLES))
+        raise OSError(f"unexpected result type from the SPARQL server: {kind or '(none)'}")
+
+    def quads_for_pattern(self, subject=None, predicate=None, obj=None, graph=None):
+        def term(t, var):
+            return str(t) if t is not None else var
+        graphs = [graph.value] if isinstance(graph, NamedNode) else self.published_graphs()
+        text = (f"SELECT ?g ?s ?p ?o WHERE {{ GRAPH ?g {{ {term(subject, '?s')} {term(predicate, '?p')} "
+                f"{term(obj, '?o')} }} }}")
+        for row in self.query(text, named_graphs=[NamedNode(g) for g in graphs]):
+            yield pyoxigraph.Quad(subject or row["s"], predicate or row["p"], obj if obj is not None else row["o"], row["g"])
+
+    # -- writing ---------------------------------------------------------------------------------
+    def update(self, text: str) -> None:
+        try:
+            response = self._client.post(self.endpoint.update, content=text.encode("utf-8"),
+                                         headers={"Content-Type": "application/sparql-update"})
+        except httpx.HTTPError as exc:
+            raise OSError(f"SPARQL server unreachable at {self.endpoint.update}: {exc}") from exc
+        if response.status_code == 400:
+            raise SyntaxError(response.text.strip()[:500])
+        if response.status_code >= 300:
+            raise OSError(f"SPARQL update answered {response.status_code}: {response.text.strip()[:300]}")
+        with self._lock:
+            self._graphs = (0.0, [])
+
+    def put_graph(self, graph: str, ntriples: bytes) -> None:
+        try:
+            response = self._client.put(self.endpoint.gsp, params={"graph": graph}, content=ntriples,
+                                        headers={"Content-Type": "application/n-triples"})
+        except httpx.HTTPError as exc:
+            raise OSError(f"Graph Store unreachable at {self.endpoint.gsp}: {exc}") from exc
+        if response.status_code >= 300:
+            raise OSError(f"Graph Store PUT answered {response.status_code}: {response.text.strip()[:300]}")
+
+
+class RemoteRoot:
+    """Same role as StoreRoot for a remote server: what is published, where its dumps are."""
+
+    def __init__(self, spec: str, cache: str | os.PathLike | None = None):
+        from .config import PROJECT_ROOT
+        from .store import StoreRoot
+
+        self.spec = spec
+        self.endpoint = Endpoint.from_spec(spec)
+        # The local build cache: builds, checks and dumps happen here before the upload.
+        default_cache = PROJECT_ROOT / "var" / "remote-cache"
+        self.cache = StoreRoot(cache or os.environ.get("PTCE_KG_REMOTE_CACHE") or default_cache)
+        self.path = self.cache.path
+        self.dumps = self.cache.dumps
+        self._store: RemoteStore | None = None
+        self._name: tuple[float, str | None] = (0.0, None)
+
+    def open_read(self) -> RemoteStore:
+        self.require_published()
+        return self._client_store()
+
+    def _client_store(self) -> RemoteStore:
+        if self._store is None:
+            self._store = RemoteStore(self.endpoint)
+        return self._store
+
+    def current_name(self) -> str | None:
+        stamp, name = self._name
+        if time.monotonic() - stamp < 2.0:
+            return name
+        try:
+            rows = list(self._client_store().query(
+                f"SELECT ?b WHERE {{ GRAPH <{META_GRAPH}> {{ ?b a <http://www.w3.org/ns/prov#Activity> }} }}",
+                named_graphs=[NamedNode(META_GRAPH)]))
+        except OSError:
+            rows = []
+        name = rows[0]["b"].value[len(BUILD_PREFIX):] if rows else None
+        self._name = (time.monotonic(), name)
+        return name
+
+    def dumps_of(self, build_name: str | None) -> Path | None:
+        return self.cache.dumps_of(build_name)
+
+    def require_published(self) -> None:
+        if self.current_name() is None:
+            raise StoreError(f"No graph published on {self.endpoint.query}: run `ptce-kg build` with "
+                             f"PTCE_KG_STORE={self.spec}")
+
+    # -- publishing ------------------------------------------------------------------------------
+    def publish_from(self, local: pyoxigraph.Store, build_name: str, progress=lambda m: None) -> None:
+        remote = RemoteStore(self.endpoint)
+        graphs = sorted(g.value for g in local.named_graphs() if isinstance(g, NamedNode))
+        staged: list[tuple[str, str]] = []
+        try:
+            for graph in graphs:
+                staging = f"{STAGING}{build_name}/{graph[len(GRAPH):]}"
+                data = pyoxigraph.serialize(
+                    (q.triple for q in local.quads_for_pattern(None, None, None, NamedNode(graph))),
+                    format=RdfFormat.N_TRIPLES)
+                remote.put_graph(staging, data)
+                staged.append((staging, graph))
+                progress(f"[remote] uploaded {graph} to staging")
+            old = set(remote.published_graphs()) - set(graphs)
+            switch = " ;\n".join([f"MOVE SILENT GRAPH <{s}> TO GRAPH <{g}>" for s, g in staged]
+                                 + [f"DROP SILENT GRAPH <{g}>" for g in sorted(old) if g.startswith(GRAPH)])
+            remote.update(switch)  # one request: applied atomically by the server
+            progress(f"[remote] switched {len(staged)} graphs on {self.endpoint.query}")
+        except (OSError, SyntaxError) as exc:
+            for staging, _ in staged:
+                try:
+                    remote.update(f"DROP SILENT GRAPH <{staging}>")
+                except (OSError, SyntaxError):
+                    pass
+            raise BuildError(f"upload to {self.endpoint.query} failed, nothing changed there / échec de "
+                             f"l'envoi, rien n'a changé : {exc}") from exc
+        self._name = (0.0, None)
+
+
+def open_root(spec: str | os.PathLike):
+    """A StoreRoot for a local directory, a RemoteRoot for `sparql+http(s)://…`."""
+    from .store import StoreRoot
+
+    return RemoteRoot(spec) if is_remote(spec) else StoreRoot(spec)
