@@ -60,7 +60,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(store_dir: Path, **env) -> tuple[subprocess.Popen, str]:
+def start_server(store_dir, **env) -> tuple[subprocess.Popen, str]:
     port = free_port()
     environment = {**os.environ, "PTCE_KG_STORE": str(store_dir), **{k: str(v) for k, v in env.items()}}
     process = subprocess.Popen(
@@ -82,14 +82,78 @@ def start_server(store_dir: Path, **env) -> tuple[subprocess.Popen, str]:
     raise RuntimeError("server did not start within 60 s")
 
 
-@pytest.fixture(scope="session")
-def server(built_store):
-    """`ptce-kg serve` on a free loopback port, over the full graph, with a short timeout."""
-    process, base = start_server(built_store, PTCE_KG_QUERY_TIMEOUT=3, PTCE_KG_UPDATE_TOKEN=UPDATE_TOKEN,
-                                 PTCE_KG_MAX_ROWS=5000)
-    yield base
+def stop(process: subprocess.Popen) -> None:
     process.terminate()
     try:
         process.wait(timeout=10)
     except subprocess.TimeoutExpired:
         process.kill()
+
+
+SERVER_SETTINGS = dict(PTCE_KG_QUERY_TIMEOUT=3, PTCE_KG_UPDATE_TOKEN=UPDATE_TOKEN, PTCE_KG_MAX_ROWS=5000)
+
+
+@pytest.fixture(scope="session")
+def embedded_server(built_store):
+    """`ptce-kg serve` on a free loopback port, over the full graph in the embedded store."""
+    process, base = start_server(built_store, **SERVER_SETTINGS)
+    yield base
+    stop(process)
+
+
+@pytest.fixture(scope="session")
+def oxigraph_server(tmp_path_factory):
+    """A real Oxigraph server (the `oxigraph` package from PyPI) on a free loopback port."""
+    import shutil
+
+    binary = shutil.which("oxigraph", path=str(Path(sys.executable).parent)) or shutil.which("oxigraph")
+    if binary is None:
+        pytest.fail("the `oxigraph` server is not installed (pip install oxigraph)")
+    port = free_port()
+    location = tmp_path_factory.mktemp("oxigraph")
+    # Its own timeout stops queries our service gave up on (the HTTP client going away does not).
+    process = subprocess.Popen([binary, "serve", "--location", str(location / "db"), "--bind", f"127.0.0.1:{port}",
+                                "--timeout-s", "10"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(base + "/query", params={"query": "ASK {}"}, timeout=2)
+            break
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    yield f"sparql+{base}/query"
+    stop(process)
+
+
+@pytest.fixture(scope="session")
+def remote_store(oxigraph_server, tmp_path_factory):
+    """The full graph built against the Oxigraph server; returns (store spec, local cache for dumps)."""
+    from ptce_kg.build import build
+
+    cache = tmp_path_factory.mktemp("remote-cache")
+    previous = os.environ.get("PTCE_KG_REMOTE_CACHE")
+    os.environ["PTCE_KG_REMOTE_CACHE"] = str(cache)
+    try:
+        build(oxigraph_server, progress=lambda message: None)
+    finally:
+        if previous is None:
+            os.environ.pop("PTCE_KG_REMOTE_CACHE", None)
+        else:
+            os.environ["PTCE_KG_REMOTE_CACHE"] = previous
+    return oxigraph_server, cache
+
+
+@pytest.fixture(scope="session")
+def remote_server(remote_store):
+    """`ptce-kg serve` over the Oxigraph server."""
+    spec, cache = remote_store
+    process, base = start_server(spec, PTCE_KG_REMOTE_CACHE=cache, **SERVER_SETTINGS)
+    yield base
+    stop(process)
+
+
+@pytest.fixture(scope="session", params=["embedded", "remote"])
+def server(request):
+    """The service on each back end: every test using it runs against both."""
+    return request.getfixturevalue(f"{request.param}_server")

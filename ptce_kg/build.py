@@ -20,7 +20,7 @@ from ingest.base import BuildContext, Source
 from . import __version__
 from .config import ONTOLOGY_DIR, Settings, settings as load_settings
 from .errors import BuildError, PtceKgError
-from .rdf import DCAT, DCT, PROV, RDFS, SD, A, TripleSink, en, fr, graph, iri, string, typed
+from .rdf import DCAT, DCT, PROV, PTCE, RDFS, SD, A, TripleSink, en, fr, graph, iri, string, typed
 from .remote import RemoteRoot, is_remote
 from .store import StoreRoot
 
@@ -67,6 +67,13 @@ def _ontology_quads() -> Iterable[Quad]:
                 yield Quad(q.subject, q.predicate, q.object, ONTOLOGY_GRAPH)
         except SyntaxError as exc:
             raise BuildError(f"[ontology] {path.name}: {exc}") from exc
+
+
+def graph_digest(store: pyoxigraph.Store, graph_iri: NamedNode) -> str:
+    """SHA-256 of the graph's N-Triples in store order: equal digests, equal graphs (remote uploads skip them)."""
+    data = pyoxigraph.serialize((q.triple for q in store.quads_for_pattern(None, None, None, graph_iri)),
+                                format=RdfFormat.N_TRIPLES)
+    return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
 def _count(store: pyoxigraph.Store, graph_iri: NamedNode) -> int:
@@ -158,6 +165,8 @@ def build(store_path: str | Path | None = None, *, sources: list[Source] | None 
         meta.add(PIPELINE, RDFS.label, string(f"ptce-kg {__version__}"))
         meta.add(PIPELINE, NamedNode("http://purl.org/pav/version"), string(__version__))
         meta.add(META_GRAPH, DCT.modified, typed(ended.isoformat(), "dateTime"))
+        for graph_iri in [s.graph for s in sources] + [ONTOLOGY_GRAPH]:
+            meta.add(graph_iri, PTCE.contentDigest, string(graph_digest(store, graph_iri)))
         store.bulk_extend(meta.quads)
         summary["graphs"][META_GRAPH.value] = _count(store, META_GRAPH)
         progress("[checks] running…")

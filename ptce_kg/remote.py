@@ -38,6 +38,9 @@ STAGING = GRAPH + "staging/"
 META_GRAPH = GRAPH + "meta"
 BUILD_PREFIX = "https://w3id.org/ptce-kg/id/build/"
 NO_GRAPH = "urn:ptce-kg:no-graph"
+SD_NAMED_GRAPH = "http://www.w3.org/ns/sparql-service-description#NamedGraph"
+DIGEST = "https://w3id.org/ptce-kg/def#contentDigest"
+SWITCH_TIMEOUT_S = 1800.0  # MOVE of a large graph is one long transaction on the server
 
 
 def is_remote(spec: str | os.PathLike | None) -> bool:
@@ -80,8 +83,10 @@ class RemoteStore:
             stamp, graphs = self._graphs
             if time.monotonic() - stamp < self.GRAPHS_TTL_S:
                 return graphs
-        rows = self._select("SELECT DISTINCT ?g WHERE { GRAPH ?g { } }", [])
-        graphs = sorted(r["g"].value for r in rows if not r["g"].value.startswith(STAGING))
+        # Published = listed in the metadata graph (uploaded last, switched atomically), plus that graph.
+        rows = self._select(f"SELECT DISTINCT ?g WHERE {{ GRAPH <{META_GRAPH}> {{ ?g a <{SD_NAMED_GRAPH}> }} }}",
+                            [("named-graph-uri", META_GRAPH)])
+        graphs = sorted({r["g"].value for r in rows} | ({META_GRAPH} if rows else set()))
         with self._lock:
             self._graphs = (time.monotonic(), graphs)
         return graphs
@@ -151,10 +156,11 @@ class RemoteStore:
             yield pyoxigraph.Quad(subject or row["s"], predicate or row["p"], obj if obj is not None else row["o"], row["g"])
 
     # -- writing ---------------------------------------------------------------------------------
-    def update(self, text: str) -> None:
+    def update(self, text: str, timeout_s: float | None = None) -> None:
         try:
             response = self._client.post(self.endpoint.update, content=text.encode("utf-8"),
-                                         headers={"Content-Type": "application/sparql-update"})
+                                         headers={"Content-Type": "application/sparql-update"},
+                                         timeout=timeout_s or self.endpoint.timeout_s)
         except httpx.HTTPError as exc:
             raise OSError(f"SPARQL server unreachable at {self.endpoint.update}: {exc}") from exc
         if response.status_code == 400:
@@ -167,7 +173,7 @@ class RemoteStore:
     def put_graph(self, graph: str, ntriples: bytes) -> None:
         try:
             response = self._client.put(self.endpoint.gsp, params={"graph": graph}, content=ntriples,
-                                        headers={"Content-Type": "application/n-triples"})
+                                        headers={"Content-Type": "application/n-triples"}, timeout=SWITCH_TIMEOUT_S)
         except httpx.HTTPError as exc:
             raise OSError(f"Graph Store unreachable at {self.endpoint.gsp}: {exc}") from exc
         if response.status_code >= 300:
@@ -224,27 +230,48 @@ class RemoteRoot:
 
     # -- publishing ------------------------------------------------------------------------------
     def publish_from(self, local: pyoxigraph.Store, build_name: str, progress=lambda m: None) -> None:
-        remote = RemoteStore(self.endpoint)
+        """Upload what changed, then switch it all in one update request.
+
+        A graph whose digest equals the published one is not sent again. A graph not yet published is
+        written under its own name: readers only see graphs the metadata graph lists, and that graph is
+        switched last. A published graph that changed goes to a staging graph, then MOVEs into place.
+        """
+        remote = self._client_store()
+        published = set(remote.published_graphs())
+        remote_digests = {}
+        if published:
+            rows = remote.query(f"SELECT ?g ?d WHERE {{ GRAPH <{META_GRAPH}> {{ ?g <{DIGEST}> ?d }} }}",
+                                named_graphs=[NamedNode(META_GRAPH)])
+            remote_digests = {r["g"].value: r["d"].value for r in rows}
+        local_digests = {r["g"].value: r["d"].value for r in local.query(
+            f"SELECT ?g ?d WHERE {{ GRAPH <{META_GRAPH}> {{ ?g <{DIGEST}> ?d }} }}")}
         graphs = sorted(g.value for g in local.named_graphs() if isinstance(g, NamedNode))
-        staged: list[tuple[str, str]] = []
+        written: list[str] = []  # staging or not-yet-published graphs to clean up on failure
+        moves: list[tuple[str, str]] = []
         try:
             for graph in graphs:
-                staging = f"{STAGING}{build_name}/{graph[len(GRAPH):]}"
+                if graph != META_GRAPH and graph in published and remote_digests.get(graph) == local_digests.get(graph):
+                    progress(f"[remote] {graph} unchanged, kept")
+                    continue
+                direct = graph not in published and graph != META_GRAPH
+                target = graph if direct else f"{STAGING}{build_name}/{graph[len(GRAPH):]}"
                 data = pyoxigraph.serialize(
                     (q.triple for q in local.quads_for_pattern(None, None, None, NamedNode(graph))),
                     format=RdfFormat.N_TRIPLES)
-                remote.put_graph(staging, data)
-                staged.append((staging, graph))
-                progress(f"[remote] uploaded {graph} to staging")
-            old = set(remote.published_graphs()) - set(graphs)
-            switch = " ;\n".join([f"MOVE SILENT GRAPH <{s}> TO GRAPH <{g}>" for s, g in staged]
-                                 + [f"DROP SILENT GRAPH <{g}>" for g in sorted(old) if g.startswith(GRAPH)])
-            remote.update(switch)  # one request: applied atomically by the server
-            progress(f"[remote] switched {len(staged)} graphs on {self.endpoint.query}")
+                remote.put_graph(target, data)
+                written.append(target)
+                if not direct:
+                    moves.append((target, graph))
+                progress(f"[remote] uploaded {graph}" + ("" if direct else " to staging"))
+            gone = sorted(g for g in published - set(graphs) if g.startswith(GRAPH))
+            switch = " ;\n".join([f"MOVE SILENT GRAPH <{s}> TO GRAPH <{g}>" for s, g in moves]
+                                 + [f"DROP SILENT GRAPH <{g}>" for g in gone])
+            remote.update(switch, timeout_s=SWITCH_TIMEOUT_S)  # one request: applied atomically by the server
+            progress(f"[remote] switched {len(moves)} graph(s) on {self.endpoint.query}")
         except (OSError, SyntaxError) as exc:
-            for staging, _ in staged:
+            for target in written:
                 try:
-                    remote.update(f"DROP SILENT GRAPH <{staging}>")
+                    remote.update(f"DROP SILENT GRAPH <{target}>")
                 except (OSError, SyntaxError):
                     pass
             raise BuildError(f"upload to {self.endpoint.query} failed, nothing changed there / échec de "
