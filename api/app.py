@@ -16,6 +16,8 @@ from ptce_kg.engine import QueryPool
 from ptce_kg.remote import open_root
 from ptce_kg.store import LiveStore
 
+from .limits import ClientLimits
+from .security import SecurityHeaders
 from . import eligibility, home, linked_data, publication, sparql
 
 HERE = Path(__file__).resolve().parent
@@ -38,6 +40,8 @@ def create_app(cfg: Settings | None = None) -> FastAPI:
     app.state.pool = pool
     app.state.live = LiveStore(open_root(cfg.store))
     app.state.templates = Jinja2Templates(directory=str(HERE / "templates"))
+    app.state.limits = ClientLimits(cfg.client_concurrency, cfg.client_budget_s)
+    app.add_middleware(SecurityHeaders)
     # Read requests may come from any web page (YASGUI elsewhere, notebooks in a browser).
     app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "HEAD", "POST", "OPTIONS"],
                        allow_headers=["Accept", "Content-Type"], expose_headers=[

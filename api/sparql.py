@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hmac
 import io
+import time
 from pathlib import Path
 from urllib.parse import parse_qsl
 
@@ -20,7 +21,7 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 
 from ptce_kg import queries as query_files
 from ptce_kg.engine import GRAPH_FORMATS, QueryJob
-from ptce_kg.sparql_guard import analyse, looks_like_update, refused_services
+from ptce_kg.sparql_guard import MAX_NESTING, analyse, looks_like_update, nesting_depth, refused_services
 
 from . import negotiation
 from .updates import apply_update
@@ -42,19 +43,26 @@ async def _params(request: Request) -> tuple[dict[str, list[str]], str | None]:
     if request.method != "POST":
         return params, None
     settings = request.app.state.settings
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > settings.max_body_bytes:
+        return params, "body too large"
     body = await request.body()
     if len(body) > settings.max_body_bytes:
         return params, "body too large"
     ctype = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
-    if ctype == "application/x-www-form-urlencoded":
-        for key, value in parse_qsl(body.decode("utf-8"), keep_blank_values=True):
-            params.setdefault(key, []).append(value)
-    elif ctype == "application/sparql-query":
-        params.setdefault("query", []).append(body.decode("utf-8"))
-    elif ctype == "application/sparql-update":
-        params.setdefault("update", []).append(body.decode("utf-8"))
-    else:
-        return params, f"unsupported content type: {ctype or '(none)'}"
+    try:
+        text = body.decode("utf-8")
+        if ctype == "application/x-www-form-urlencoded":
+            for key, value in parse_qsl(text, keep_blank_values=True, errors="strict"):
+                params.setdefault(key, []).append(value)
+        elif ctype == "application/sparql-query":
+            params.setdefault("query", []).append(text)
+        elif ctype == "application/sparql-update":
+            params.setdefault("update", []).append(text)
+        else:
+            return params, f"unsupported content type: {ctype or '(none)'}"
+    except UnicodeDecodeError as exc:
+        return params, f"not UTF-8: byte {exc.start} / le corps n'est pas en UTF-8"
     return params, None
 
 
@@ -107,6 +115,8 @@ async def sparql(request: Request) -> Response:
     params, problem = await _params(request)
     if problem == "body too large":
         return _error(413, "Requête trop volumineuse.", "Request body too large.")
+    if problem and problem.startswith("not UTF-8"):
+        return _error(400, "Requête mal encodée.", "Badly encoded request.", problem)
     if problem:
         return _error(415, "Type de contenu non pris en charge.", "Unsupported media type.", problem)
     accept = request.headers.get("accept")
@@ -130,6 +140,9 @@ async def sparql(request: Request) -> Response:
     if len(params["query"]) != 1:
         return _error(400, "Un seul paramètre query est permis.", "Exactly one query parameter is allowed.")
     text = params["query"][0]
+    if nesting_depth(text) > MAX_NESTING:
+        return _error(400, f"Requête trop imbriquée (plus de {MAX_NESTING} niveaux).",
+                      f"Query nested too deeply (over {MAX_NESTING} levels).")
 
     if looks_like_update(text):
         return _error(403, "Le point d'accès est en lecture seule : les mises à jour (INSERT, DELETE, LOAD, CLEAR, "
@@ -168,7 +181,18 @@ async def sparql(request: Request) -> Response:
             analysis.from_named if analysis.has_dataset_clause and not analysis.unparsed else None),
         max_rows=settings.max_rows,
     )
-    outcome = await request.app.state.pool.run(job)
+    client = request.client.host if request.client else "-"
+    wait = request.app.state.limits.acquire(client)
+    if wait is not None:
+        return _error(429, "Trop de requêtes de ce client : réessayez plus tard.",
+                      "Too many queries from this client: retry later.",
+                      f"Limits per client: {settings.client_concurrency} at once, "
+                      f"{settings.client_budget_s:g} s of query time per minute.", headers={"Retry-After": str(wait)})
+    started = time.monotonic()
+    try:
+        outcome = await request.app.state.pool.run(job)
+    finally:
+        request.app.state.limits.release(client, time.monotonic() - started)
     if outcome.status == "ok":
         headers = {"Vary": "Accept", "X-Result-Count": str(outcome.rows)}
         if outcome.truncated:

@@ -40,6 +40,8 @@ class Settings:
             s for s in os.environ.get("PTCE_KG_SERVICE_ALLOWLIST", "").split() if s
         )
     )
+    client_concurrency: int = field(default_factory=lambda: int(os.environ.get("PTCE_KG_CLIENT_CONCURRENCY", "4")))
+    client_budget_s: float = field(default_factory=lambda: float(os.environ.get("PTCE_KG_CLIENT_BUDGET", "120")))
     workers: int = field(default_factory=lambda: int(os.environ.get("PTCE_KG_WORKERS", "4")))
     max_body_bytes: int = field(default_factory=lambda: int(os.environ.get("PTCE_KG_MAX_BODY", str(1024 * 1024))))
 

@@ -24,6 +24,21 @@ _UPDATE_KEYWORDS = {"INSERT", "DELETE", "LOAD", "CLEAR", "DROP", "CREATE", "ADD"
 _FIRST_WORD = re.compile(r"[A-Za-z]+")
 
 
+MAX_NESTING = 200  # group and expression depth; the parsers recurse, so deeper input is refused upfront
+
+
+def nesting_depth(text: str) -> int:
+    """Deepest nesting of { and ( in the text (strings and IRIs included: an over-estimate is safe)."""
+    depth = deepest = 0
+    for ch in text:
+        if ch in "{(":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "})":
+            depth -= 1
+    return deepest
+
+
 def decode_codepoints(text: str) -> str:
     return _CODEPOINT.sub(lambda m: chr(int(m.group(1) or m.group(2), 16)), text)
 

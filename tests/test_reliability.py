@@ -1,0 +1,170 @@
+"""Faults, back-pressure and hostile input: the service keeps serving, loses nothing, reaches nothing."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import httpx
+import pytest
+
+from conftest import ROOT, TERRITORY_FIXTURES, UPDATE_TOKEN, select, start_server, stop
+
+
+# -- faults ---------------------------------------------------------------------------------------
+
+def test_kill_9_during_a_build_leaves_the_previous_graph_served(tmp_path):
+    from ingest.territories import TerritoriesSource
+    from ptce_kg.build import build
+    from ptce_kg.store import StoreRoot
+
+    root = StoreRoot(tmp_path / "store")
+    build(root.path, sources=[TerritoriesSource(TERRITORY_FIXTURES)], progress=lambda m: None, with_dumps=False)
+    published = root.current_name()
+    # A full build from the package takes several seconds: kill it in the middle.
+    process = subprocess.Popen([sys.executable, "-m", "ptce_kg.cli", "build", "--store", str(root.path)],
+                               cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(list(root.builds.iterdir())) < 2:
+        time.sleep(0.1)
+    time.sleep(1.5)
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
+    assert root.current_name() == published
+    assert select(root.open_read(), "SELECT (COUNT(*) AS ?n) { ?c a <https://w3id.org/ptce-kg/def#Commune> }") == [{"n": "7"}]
+    # The next build succeeds and publishes.
+    build(root.path, sources=[TerritoriesSource(TERRITORY_FIXTURES)], progress=lambda m: None, with_dumps=False)
+    assert root.current_name() != published
+
+
+def test_a_restarted_service_finds_its_store_intact(tmp_path):
+    from ingest.territories import TerritoriesSource
+    from ptce_kg.build import build
+
+    build(tmp_path / "store", sources=[TerritoriesSource(TERRITORY_FIXTURES)], progress=lambda m: None)
+    query = {"query": "SELECT (COUNT(*) AS ?n) { ?s ?p ?o }"}
+    answers = []
+    for _ in range(2):
+        process, base = start_server(tmp_path / "store")
+        try:
+            answers.append(httpx.get(base + "/sparql", params=query).json()["results"]["bindings"][0]["n"]["value"])
+        finally:
+            stop(process)
+    assert answers[0] == answers[1] and int(answers[0]) > 400
+
+
+# -- back-pressure --------------------------------------------------------------------------------
+
+def test_per_client_concurrency_gets_429_with_retry_after(built_store):
+    process, base = start_server(built_store, PTCE_KG_QUERY_TIMEOUT=3, PTCE_KG_CLIENT_CONCURRENCY=1,
+                                 PTCE_KG_WORKERS=2)
+    try:
+        slow = "SELECT (COUNT(*) AS ?n) { ?a ?b ?c . ?d ?e ?f }"
+        result = {}
+        thread = threading.Thread(target=lambda: result.update(r=httpx.get(base + "/sparql", params={"query": slow}, timeout=30)))
+        thread.start()
+        time.sleep(0.5)
+        second = httpx.get(base + "/sparql", params={"query": "ASK {}"})
+        thread.join()
+        assert second.status_code == 429 and int(second.headers["retry-after"]) >= 1
+        assert result["r"].status_code == 503
+        assert httpx.get(base + "/sparql", params={"query": "ASK {}"}).status_code == 200  # slot released
+    finally:
+        stop(process)
+
+
+def test_per_client_time_budget_gets_429(built_store):
+    process, base = start_server(built_store, PTCE_KG_QUERY_TIMEOUT=2, PTCE_KG_CLIENT_BUDGET=3)
+    try:
+        slow = "SELECT (COUNT(*) AS ?n) { ?a ?b ?c . ?d ?e ?f }"
+        statuses = [httpx.get(base + "/sparql", params={"query": slow}, timeout=30).status_code for _ in range(2)]
+        assert statuses == [503, 503]  # 2 s each: the 3 s budget is spent
+        refused = httpx.get(base + "/sparql", params={"query": "ASK {}"})
+        assert refused.status_code == 429 and "Retry-After" in refused.headers
+    finally:
+        stop(process)
+
+
+# -- hostile input battery ------------------------------------------------------------------------
+
+@pytest.fixture
+def no_outbound(monkeypatch):
+    """A socket guard: any connection from this process to a non-loopback address fails the test."""
+    real = socket.socket.connect
+    attempts = []
+
+    def guarded(self, address):
+        host = address[0] if isinstance(address, tuple) else str(address)
+        if not (host.startswith("127.") or host in ("::1", "localhost")):
+            attempts.append(address)
+            raise AssertionError(f"outbound connection attempted to {address}")
+        return real(self, address)
+    monkeypatch.setattr(socket.socket, "connect", guarded)
+    yield attempts
+    assert attempts == []
+
+
+@pytest.mark.parametrize("request_kwargs, status", [
+    (dict(params={"query": "SELECT * { SERVICE <http://169.254.169.254/latest/meta-data/> { ?s ?p ?o } }"}), 403),
+    (dict(params={"query": "SELECT * { SERVICE <http://[fe80::1]/sparql> { ?s ?p ?o } }"}), 403),
+    (dict(params={"query": "SELECT * FROM <http://example.org/remote.ttl> { ?s ?p ?o }"}), 200),
+    (dict(data={"update": "LOAD <http://example.org/data.ttl>"}, headers={"Authorization": f"Bearer {UPDATE_TOKEN}"}), 403),
+    (dict(data={"update": "LOAD <file:///etc/passwd>"}), 403),
+    (dict(data={"query": "SELECT * {" * 5000 + "}" * 5000}), 400),
+    (dict(content=b"query=\xff\xfe\xfd", headers={"Content-Type": "application/x-www-form-urlencoded"}), 400),
+    (dict(content=b"SELECT \xff * {}", headers={"Content-Type": "application/sparql-query"}), 400),
+    (dict(content=b"x" * (2 * 1024 * 1024), headers={"Content-Type": "application/sparql-query"}), 413),
+])
+def test_hostile_sparql_requests(server, no_outbound, request_kwargs, status):
+    method = httpx.post if ("data" in request_kwargs or "content" in request_kwargs) else httpx.get
+    response = method(server + "/sparql", timeout=30, **request_kwargs)
+    assert response.status_code == status, response.text[:300]
+    if status == 200:
+        assert response.json()["results"]["bindings"] == []  # FROM of a remote IRI reads nothing
+    assert httpx.get(server + "/sparql", params={"query": "ASK {}"}).status_code == 200
+
+
+def test_regex_bomb_is_cut_by_the_engine_or_the_timeout(server):
+    bomb = 'SELECT ?m { VALUES ?s { "' + "a" * 5000 + '!" } BIND(REGEX(?s, "^(a+)+$") AS ?m) }'
+    started = time.monotonic()
+    response = httpx.get(server + "/sparql", params={"query": bomb}, timeout=30)
+    assert response.status_code in (200, 503) and time.monotonic() - started < 5
+    assert httpx.get(server + "/sparql", params={"query": "ASK {}"}).status_code == 200
+
+
+def test_header_injection_through_format(server):
+    response = httpx.get(server + "/sparql", params={"query": "ASK {}", "format": "json\r\nX-Injected: yes"})
+    assert response.status_code == 406 and "x-injected" not in response.headers
+
+
+@pytest.mark.parametrize("path", ["/dumps/..%2F..%2Fetc%2Fpasswd", "/doc/id/..%2F..%2F..%2Fetc%2Fpasswd",
+                                  "/shapes/..%2F..%2Fpyproject", "/assets/site/..%2F..%2Fapp.py"])
+def test_path_traversal(server, path):
+    response = httpx.get(server + path)
+    assert response.status_code in (400, 404)
+    assert "root:" not in response.text and "[project]" not in response.text and "create_app" not in response.text
+
+
+def test_security_headers_on_html(server):
+    for path in ("/", "/sparql", "/eligibility", "/doc/id/ptce/cluster-jura"):
+        response = httpx.get(server + path, headers={"Accept": "text/html"}, follow_redirects=True)
+        csp = response.headers["content-security-policy"]
+        assert "script-src 'self'" in csp and "'unsafe-inline'" not in csp.split("script-src")[1].split(";")[0]
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert response.headers["x-frame-options"] == "DENY"
+        assert "<script>" not in response.text  # no inline script: CSP holds without exceptions
+
+
+def test_secrets_are_never_logged(built_store, tmp_path):
+    secret = "s3cr3t-token-never-logged"
+    process, base = start_server(built_store, PTCE_KG_UPDATE_TOKEN=secret)
+    try:
+        httpx.post(base + "/sparql", data={"update": "CLEAR ALL"}, headers={"Authorization": f"Bearer {secret}x"})
+    finally:
+        stop(process)
+    assert secret not in process.stderr.read().decode()
