@@ -168,3 +168,49 @@ def test_secrets_are_never_logged(built_store, tmp_path):
     finally:
         stop(process)
     assert secret not in process.stderr.read().decode()
+
+
+def _fixture_without_one_commune(tmp_path):
+    import json
+    import shutil
+
+    folder = tmp_path / "smaller"
+    shutil.copytree(TERRITORY_FIXTURES, folder)
+    communes = json.loads((folder / "data" / "communes.json").read_text(encoding="utf-8"))
+    (folder / "data" / "communes.json").write_text(json.dumps([c for c in communes if c["code"] != "01001"]))
+    epci = json.loads((folder / "data" / "epci.json").read_text(encoding="utf-8"))
+    for e in epci:
+        e["membres"] = [m for m in e["membres"] if m["code"] != "01001"]
+    (folder / "data" / "epci.json").write_text(json.dumps([e for e in epci if e["membres"]]))
+    return folder
+
+
+def test_load_during_a_switch_sees_one_consistent_version_at_a_time(tmp_path):
+    """Clients keep querying while a new build is published: no error, and no answer mixes two builds."""
+    import asyncio
+
+    from bench.load import run_load
+    from ingest.territories import TerritoriesSource
+    from ptce_kg.build import build
+
+    store = tmp_path / "store"
+    first = build(store, sources=[TerritoriesSource(TERRITORY_FIXTURES)], progress=lambda m: None)
+    process, base = start_server(store, PTCE_KG_CLIENT_CONCURRENCY=1000, PTCE_KG_CLIENT_BUDGET=1e9)
+    try:
+        smaller = _fixture_without_one_commune(tmp_path)
+        second = {}
+
+        def rebuild():
+            time.sleep(2)
+            second.update(build(store, sources=[TerritoriesSource(smaller)], progress=lambda m: None))
+        thread = threading.Thread(target=rebuild)
+        thread.start()
+        result = asyncio.run(run_load(base, clients=8, seconds=8))
+        thread.join()
+    finally:
+        stop(process)
+    assert all(isinstance(s, int) and s < 500 for s in result["statuses"]), result["statuses"]
+    expected = {(f"https://w3id.org/ptce-kg/id/build/{first['build']}", "7"),
+                (f"https://w3id.org/ptce-kg/id/build/{second['build']}", "6")}
+    assert set(result["pairs"]) <= expected, result["pairs"]
+    assert len(result["pairs"]) == 2  # both versions were served, each whole
