@@ -18,7 +18,7 @@ from ptce_kg.store import LiveStore
 
 from .limits import ClientLimits
 from .security import SecurityHeaders
-from . import eligibility, home, linked_data, publication, sparql
+from . import eligibility, home, linked_data, pages, publication, sparql
 
 HERE = Path(__file__).resolve().parent
 YASGUI_BUILD = NODE_MODULES / "@zazuko" / "yasgui" / "build"
@@ -52,6 +52,7 @@ def create_app(cfg: Settings | None = None) -> FastAPI:
     app.include_router(home.router)
     app.include_router(sparql.router)
     app.include_router(eligibility.router)
+    app.include_router(pages.router)
     app.include_router(publication.router)
     app.include_router(linked_data.router)
     return app

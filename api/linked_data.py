@@ -117,8 +117,15 @@ def document(request: Request, path: str) -> Response:
                       for s, f in SUFFIXES.items())
     if fmt != "html":
         return rdf_response(found.triples, fmt, {"Link": links})
+    context = page_context(request, found, path)
+    template = "resource.html"
+    if path.startswith("id/ptce/"):
+        from .pages import ptce_context
+
+        context |= ptce_context(request, store, iri)
+        template = "ptce.html"
     return request.app.state.templates.TemplateResponse(
-        request, "resource.html", page_context(request, found, path), headers={"Vary": "Accept", "Link": links})
+        request, template, context, headers={"Vary": "Accept", "Link": links})
 
 
 def _label(labels: dict, iri: str) -> tuple[str, str]:
