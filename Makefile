@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: install run build serve test bench clean
+.PHONY: install browser run build serve test bench load clean
 
 install: $(VENV)/.installed node_modules/.installed
 
@@ -29,11 +29,18 @@ serve: install
 
 run: build serve
 
-test: install
+# The browser tests drive Debian's Chromium (headless); installed when missing and we may (root), else skipped.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) ; } || echo "chromium not installed: the browser tests will be skipped"
+
+test: install browser
 	$(BIN)/python -m pytest
 
 bench: install
 	$(BIN)/python -m bench
+
+load: install
+	$(BIN)/python -m bench.load --rebuild
 
 clean:
 	rm -rf var artifacts

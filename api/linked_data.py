@@ -224,6 +224,11 @@ def shapes(request: Request, name: str, format: str | None = None) -> Response:
     return rdf_response(_file_triples(files[stem]), fmt)
 
 
+@router.get("/favicon.ico", include_in_schema=False)
+def favicon() -> Response:
+    return RedirectResponse("/assets/site/favicon.svg", status_code=301)
+
+
 @router.get("/robots.txt", include_in_schema=False)
 def robots(request: Request) -> PlainTextResponse:
     return PlainTextResponse(f"User-agent: *\nAllow: /\nDisallow: /sparql?\nSitemap: {request.base_url}sitemap.xml\n")

@@ -161,6 +161,17 @@ def test_ptce_by_carrier_legal_form(server):
     assert got == dict(expected)
 
 
+def test_member_roles(server):
+    rows = {r["kind"].rsplit("/", 1)[1]: int(r["memberships"]) for r in run(server, "member-roles")}
+    roles = Counter(m["role"] for m in table("members.csv"))
+    for role, n in roles.items():
+        assert rows[role] == n
+    statuses = {o["id"]: o["ess_status"] for o in table("organisations.csv") if o["ess_status"]}
+    expected = Counter(statuses[m["member"]] for m in table("members.csv") if m["member"] in statuses)
+    for status, n in expected.items():
+        assert rows[status] == n
+
+
 @pytest.mark.parametrize("name", [q.name for q in queries.all_queries()])
 def test_every_query_answers_through_the_endpoint(server, name):
     assert isinstance(run(server, name), list)

@@ -1,0 +1,105 @@
+"""Pages in a real browser (headless Debian Chromium driven by Playwright): content, charts, no error,
+no request leaving the machine. Screenshots go to artifacts/screenshots/."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from urllib.parse import urlparse
+
+import httpx
+import pytest
+
+from ptce_kg import queries
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts" / "screenshots"
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync"]
+
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it)")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, embedded_server):
+    context = browser.new_context(viewport={"width": 1200, "height": 900}, locale="fr-FR")
+    page = context.new_page()
+    page.errors, page.outside = [], []
+    page.on("console", lambda m: page.errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: page.errors.append(str(e)))
+    page.on("request", lambda r: page.outside.append(r.url)
+            if urlparse(r.url).hostname not in ("127.0.0.1", "localhost") and not r.url.startswith("data:") else None)
+    yield page
+    assert page.errors == [], page.errors
+    assert page.outside == [], page.outside
+    context.close()
+
+
+def shot(page, name):
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def test_home_shows_live_counts_and_ways_in(page, embedded_server):
+    page.goto(embedded_server + "/")
+    assert page.locator("h1").inner_text().startswith("Les PTCE")
+    assert "735" in page.locator("main").inner_text()  # the triple count of the published graph
+    for link in ("/search", "/stats", "/eligibility", "/sparql", "/catalog", "/dumps/"):
+        assert page.locator(f'a[href="{link}"]').count() >= 1
+    shot(page, "home")
+
+
+def test_search_finds_a_ptce_by_commune(page, embedded_server):
+    page.goto(embedded_server + "/")
+    page.fill("#site-search", "Lons-le-Saunier")
+    page.press("#site-search", "Enter")
+    page.wait_for_selector("#results")
+    assert "Clus'Ter Jura" in page.locator("#results").inner_text()
+    page.click("text=Clus'Ter Jura")
+    page.wait_for_selector("#article-9")
+    assert "Juratri" in page.locator("#members").inner_text()
+    assert "regroupement sur un même territoire" in page.locator("#article-9").inner_text()
+    shot(page, "ptce-cluster-jura")
+
+
+def test_chart_values_equal_the_sparql_answer(page, embedded_server):
+    page.goto(embedded_server + "/stats")
+    chart = page.locator('figure[data-query="ptce-per-region"]')
+    shown = {g.get_attribute("data-label"): float(g.get_attribute("data-value")) for g in chart.locator("g.bar").all()}
+    answer = httpx.post(embedded_server + "/sparql", data={"query": queries.find("ptce-per-region").text},
+                        headers={"Accept": "application/sparql-results+json"}).json()
+    expected = {b["name"]["value"]: float(b["ptce_count"]["value"]) for b in answer["results"]["bindings"]}
+    assert shown == expected and len(shown) >= 10
+    href = chart.locator("figcaption a").get_attribute("href")
+    assert href.startswith("/sparql?") and "ptce-per-region" not in href  # the query text itself, one click away
+    shot(page, "stats")
+
+
+def test_eligibility_form_in_the_browser(page, embedded_server):
+    page.goto(embedded_server + "/eligibility")
+    page.fill("#name", "Pôle de test")
+    page.fill("#perimeter", "commune:39300")
+    page.select_option("#grouping_kind", "development-agency")
+    page.fill("input[name=m0_name]", "Juratri")
+    page.select_option("select[name=m0_role]", "ess-enterprise")
+    page.click("#check")
+    page.wait_for_url("**/eligibility/form")
+    assert "Non éligible" in page.locator("main").inner_text()
+    shot(page, "eligibility-report")
+
+
+def test_sparql_editor_loads_locally_with_examples(page, embedded_server):
+    page.goto(embedded_server + "/sparql", wait_until="networkidle")
+    page.wait_for_selector(".yasqe")
+    assert page.locator("#examples li").count() == len(queries.all_queries())
+    shot(page, "sparql")
