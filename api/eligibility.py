@@ -113,7 +113,7 @@ def _kind(content_type: str) -> str | None:
 @router.post("/eligibility", response_model=EligibilityReport, responses=ERRORS,
              openapi_extra={"requestBody": REQUEST_BODY},
              summary="Vérifier un candidat / check a candidate against article 9")
-async def check_candidate(request: Request) -> Response:
+async def check_candidate(request: Request, rules: Literal["article-9", "aap-2013"] = "article-9") -> Response:
     """Verdict per criterion of article 9: met, not met, or not enough information, with the legal text.
     `Accept: text/turtle` or `application/ld+json` returns the SHACL `sh:ValidationReport` instead."""
     kind = _kind(request.headers.get("content-type", "application/json"))
@@ -130,15 +130,15 @@ async def check_candidate(request: Request) -> Response:
         graph = candidate.read(body, kind, store)
     except candidate.CandidateError as exc:
         return _error(exc)
-    report = await _evaluate(graph, store, _snapshot(request))
+    report = await _evaluate(graph, store, _snapshot(request), rules)
     return _respond(request, report, request.headers.get("accept"))
 
 
-async def _evaluate(graph, store, snapshot) -> eligibility.Report:
+async def _evaluate(graph, store, snapshot, rules: str = "article-9") -> eligibility.Report:
     from starlette.concurrency import run_in_threadpool
 
     def work():
-        return eligibility.evaluate(eligibility.complete_from_store(graph, store), snapshot)
+        return eligibility.evaluate(eligibility.complete_from_store(graph, store), snapshot, rules)
 
     return await run_in_threadpool(work)
 
@@ -204,7 +204,8 @@ async def form_submit(request: Request):
 
 @router.get("/eligibility/{ptce_id}", response_model=EligibilityReport, responses={404: {"model": ErrorBody}},
             summary="Vérifier un PTCE du graphe / check a PTCE of the graph")
-async def check_known(request: Request, ptce_id: str) -> Response:
+async def check_known(request: Request, ptce_id: str,
+                      rules: Literal["article-9", "aap-2013"] = "article-9") -> Response:
     store = request.app.state.live.get_or_none()
     iri = f"https://w3id.org/ptce-kg/id/ptce/{ptce_id}"
     if store is None or not ptce_id.replace("-", "").isalnum() or not bool(store.query(
@@ -213,5 +214,5 @@ async def check_known(request: Request, ptce_id: str) -> Response:
     from starlette.concurrency import run_in_threadpool
 
     snapshot = _snapshot(request)
-    report = await run_in_threadpool(lambda: eligibility.evaluate(eligibility.ptce_graph(store, iri), snapshot))
+    report = await run_in_threadpool(lambda: eligibility.evaluate(eligibility.ptce_graph(store, iri), snapshot, rules))
     return _respond(request, report, request.headers.get("accept"))

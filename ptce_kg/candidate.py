@@ -20,6 +20,7 @@ from .errors import PtceKgError
 PTCE = rdflib.Namespace("https://w3id.org/ptce-kg/def#")
 ORG = rdflib.Namespace("http://www.w3.org/ns/org#")
 ROV = rdflib.Namespace("http://www.w3.org/ns/regorg#")
+CCCEV = rdflib.Namespace("http://data.europa.eu/m8g/")
 ID = "https://w3id.org/ptce-kg/id/"
 CODE = "https://w3id.org/ptce-kg/code/"
 MAX_BYTES = 1024 * 1024
@@ -172,6 +173,12 @@ def from_form(form: dict, store=None) -> rdflib.Graph:
             raise CandidateError(f"carrier '{form['carrier']}' is not a member key / n'est pas un membre",
                                  status=422, where="carrier")
         g.add((node, PTCE.carrier, keys[form["carrier"]]))
+    for criterion, text in sorted(form.get("evidence", {}).items()):
+        evidence = rdflib.URIRef(f"{node}/evidence/{criterion}")
+        g.add((node, PTCE.evidence, evidence))
+        g.add((evidence, RDF.type, CCCEV.Evidence))
+        g.add((evidence, CCCEV.supportsRequirement, rdflib.URIRef(f"https://w3id.org/ptce-kg/def/criterion/{criterion}")))
+        g.add((evidence, DCTERMS.description, rdflib.Literal(text, lang="fr")))
     g.add((node, DCTERMS.conformsTo, rdflib.URIRef("https://w3id.org/ptce-kg/def/candidate.schema.json")))
     return g
 

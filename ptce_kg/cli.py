@@ -144,7 +144,7 @@ def cmd_check(args) -> int:
     except (candidate.CandidateError, OSError) as exc:
         print(f"ptce-kg: {path.name}: {exc}", file=sys.stderr)
         return 2
-    report = eligibility.evaluate(eligibility.complete_from_store(graph, store)).as_dict()
+    report = eligibility.evaluate(eligibility.complete_from_store(graph, store), ruleset=args.rules).as_dict()
     if args.format == "json":
         print(json.dumps(report, ensure_ascii=False, indent=2))
     else:
@@ -200,6 +200,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--format", choices=["text", "json"], default="text")
     p.add_argument("--input-format", choices=["form", "form-yaml", "turtle", "json-ld", "xml", "nt", "json"],
                    help="default: from the file extension")
+    p.add_argument("--rules", choices=["article-9", "aap-2013"], default="article-9",
+                   help="article 9 of the law (default) or a programme's criteria")
     p.add_argument("file", help="a .json or .yaml form (see shapes/candidate.schema.json), or RDF (.ttl, .jsonld…)")
     p.set_defaults(func=cmd_check)
 

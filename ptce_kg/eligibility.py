@@ -26,16 +26,21 @@ ORG = rdflib.Namespace("http://www.w3.org/ns/org#")
 CCCEV = rdflib.Namespace("http://data.europa.eu/m8g/")
 CRITERIA = rdflib.URIRef("https://w3id.org/ptce-kg/def/criterion/article-9")
 ELI_ARTICLE_9 = "https://www.legifrance.gouv.fr/eli/loi/2014/7/31/ERNX1315311L/jo/article_9"
-RULESET = f"article-9@{__version__}"
+# Rule sets: the shapes file and the CCCEV requirement whose criteria it checks. A programme reaches its
+# requirement in the graph through ptce:hasCriterion (ingest/programmes/programmes.csv, column criteria).
+RULESETS = {
+    "article-9": ("article-9.ttl", "https://w3id.org/ptce-kg/def/criterion/article-9"),
+    "aap-2013": ("aap-2013.ttl", "https://w3id.org/ptce-kg/def/criterion/aap2013"),
+}
 
 MET, NOT_MET, UNKNOWN = "met", "not-met", "not-enough-information"
 ELIGIBLE, NOT_ELIGIBLE, INCOMPLETE = "eligible", "not-eligible", "incomplete"
 
 
 @functools.lru_cache(maxsize=None)
-def shapes_graph() -> rdflib.Graph:
+def shapes_graph(ruleset: str = "article-9") -> rdflib.Graph:
     """Parsed once per process."""
-    return rdflib.Graph().parse(SHAPES_DIR / "article-9.ttl", format="turtle")
+    return rdflib.Graph().parse(SHAPES_DIR / RULESETS[ruleset][0], format="turtle")
 
 
 @functools.lru_cache(maxsize=None)
@@ -61,16 +66,23 @@ class Criterion:
     source: str = ELI_ARTICLE_9
 
 
+def requirement_source(ruleset: str) -> str:
+    g = criteria_graph()
+    requirement = rdflib.URIRef(RULESETS[ruleset][1])
+    return str(g.value(requirement, CCCEV.isDerivedFrom) or g.value(requirement, DCTERMS.source) or ELI_ARTICLE_9)
+
+
 @functools.lru_cache(maxsize=None)
-def criteria() -> list[Criterion]:
+def criteria(ruleset: str = "article-9") -> list[Criterion]:
     g = criteria_graph()
     items = []
-    for c in g.objects(CRITERIA, CCCEV.hasRequirement):
+    for c in g.objects(rdflib.URIRef(RULESETS[ruleset][1]), CCCEV.hasRequirement):
         items.append(Criterion(
             iri=str(c), identifier=str(g.value(c, DCTERMS.identifier)),
             title_fr=_lang(g, c, DCTERMS.title, "fr"), title_en=_lang(g, c, DCTERMS.title, "en"),
             legal_text=_lang(g, c, PTCE.legalText, "fr"),
             article_version=str(g.value(c, PTCE.articleVersion) or ""),
+            source=str(g.value(c, CCCEV.isDerivedFrom) or g.value(c, DCTERMS.source) or ELI_ARTICLE_9),
         ))
     return sorted(items, key=lambda c: int(c.identifier.rsplit("-", 1)[1]))
 
@@ -116,6 +128,7 @@ class Report:
     shacl: rdflib.Graph
     checked_at: str
     snapshot: str | None = None
+    ruleset: str = "article-9"
 
     @property
     def verdict(self) -> str:
@@ -127,7 +140,8 @@ class Report:
         return INCOMPLETE if INCOMPLETE in verdicts else ELIGIBLE
 
     def as_dict(self) -> dict:
-        return {"verdict": self.verdict, "ruleset": RULESET, "law": ELI_ARTICLE_9,
+        return {"verdict": self.verdict, "ruleset": f"{self.ruleset}@{__version__}",
+                "law": requirement_source(self.ruleset),
                 "data_snapshot": self.snapshot, "checked_at": self.checked_at,
                 "candidates": [c.as_dict() for c in self.candidates]}
 
@@ -145,18 +159,20 @@ def _by_language(messages: list[str], templates: list) -> tuple[str, str]:
     return fr, found.get("en") or fr
 
 
-def _shape_criteria() -> dict:
-    g = shapes_graph()
+def _shape_criteria(ruleset: str = "article-9") -> dict:
+    g = shapes_graph(ruleset)
     return {shape: str(c) for shape, c in g.subject_objects(PTCE.criterion)}
 
 
-def evaluate(data: rdflib.Graph, snapshot: str | None = None) -> Report:
-    """Run the article 9 shapes on every ptce:PTCE of `data` and read the verdicts."""
+def evaluate(data: rdflib.Graph, snapshot: str | None = None, ruleset: str = "article-9") -> Report:
+    """Run a rule set's shapes (article 9 by default) on every ptce:PTCE of `data` and read the verdicts."""
     import pyshacl
 
-    _, results, _ = pyshacl.validate(data, shacl_graph=shapes_graph(), inference="none", advanced=True,
+    if ruleset not in RULESETS:
+        raise ValueError(f"unknown rule set '{ruleset}' (one of {', '.join(RULESETS)})")
+    _, results, _ = pyshacl.validate(data, shacl_graph=shapes_graph(ruleset), inference="none", advanced=True,
                                      allow_warnings=True, meta_shacl=False)
-    by_shape = _shape_criteria()
+    by_shape = _shape_criteria(ruleset)
     findings: dict[tuple[str, str], list[Finding]] = {}
     for result in results.subjects(RDF.type, SH.ValidationResult):
         focus = str(results.value(result, SH.focusNode))
@@ -166,12 +182,12 @@ def evaluate(data: rdflib.Graph, snapshot: str | None = None) -> Report:
         severity = str(results.value(result, SH.resultSeverity)).rsplit("#", 1)[1]
         messages = [str(m) for m in results.objects(result, SH.resultMessage)]
         constraint = results.value(result, SH.sourceConstraint)
-        fr, en = _by_language(messages, list(shapes_graph().objects(constraint, SH.message)))
+        fr, en = _by_language(messages, list(shapes_graph(ruleset).objects(constraint, SH.message)))
         findings.setdefault((focus, criterion), []).append(Finding(severity, fr, en))
     candidates = []
     for node in sorted(set(data.subjects(RDF.type, PTCE.PTCE)), key=str):
         verdicts = []
-        for criterion in criteria():
+        for criterion in criteria(ruleset):
             found = sorted(findings.get((str(node), criterion.iri), []), key=lambda f: f.severity != "Violation")
             if any(f.severity == "Violation" for f in found):
                 verdict = NOT_MET
@@ -185,7 +201,7 @@ def evaluate(data: rdflib.Graph, snapshot: str | None = None) -> Report:
         label = str(data.value(node, RDFS.label) or node)
         candidates.append(CandidateReport(str(node), label, overall, verdicts))
     now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
-    return Report(candidates, results, now, snapshot)
+    return Report(candidates, results, now, snapshot, ruleset)
 
 
 # -- context from the store ----------------------------------------------------------------------

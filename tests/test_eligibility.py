@@ -235,3 +235,50 @@ def test_remote_jsonld_context_is_never_fetched(server):
     with pytest.raises(socket.timeout):
         listener.accept()
     listener.close()
+
+
+# -- a programme's criteria, same engine ---------------------------------------------------------
+
+AAP_EVIDENCE = {"aap2013-4": "12 emplois en CDI créés en 2012 sur la friche.",
+                "aap2013-5": "Valorisation des déchets et insertion par l'activité économique.",
+                "aap2013-6": "Friche industrielle, compétences et épargne locales mobilisées."}
+CITIZENS = ELIGIBLE["members"] + [{"key": "habitants", "name": "Collectif d'habitants", "role": "other-person"}]
+
+
+def check_aap(form, store):
+    report = eligibility.evaluate(eligibility.complete_from_store(candidate.from_form(form, store), store),
+                                  ruleset="aap-2013")
+    return {c.criterion.identifier: c.verdict for c in report.candidates[0].criteria}, report
+
+
+def test_the_2013_call_criteria_reachable_from_the_programme(store):
+    rows = {r["c"] for r in __import__("conftest").select(store, """
+        PREFIX ptce: <https://w3id.org/ptce-kg/def#>
+        PREFIX cccev: <http://data.europa.eu/m8g/>
+        SELECT ?c { <https://w3id.org/ptce-kg/id/programme/aap-2013> ptce:hasCriterion/cccev:hasRequirement ?c }""")}
+    assert len(rows) == 7
+    shaped = {str(o) for o in eligibility.shapes_graph("aap-2013").objects(None, eligibility.PTCE.criterion)}
+    assert rows == shaped  # every criterion of the call has a shape, and only those
+
+
+def test_aap_2013_verdicts(store):
+    got, report = check_aap(variant(members=CITIZENS, evidence=AAP_EVIDENCE), store)
+    assert got == {f"aap2013-{i}": "met" for i in range(1, 8)}
+    assert report.as_dict()["law"].endswith("rtes-journee-lille-2014")
+    got, _ = check_aap(ELIGIBLE, store)
+    assert {k: v for k, v in got.items() if v != "met"} == {
+        "aap2013-4": "not-enough-information", "aap2013-5": "not-enough-information",
+        "aap2013-6": "not-enough-information", "aap2013-7": "not-enough-information"}
+    got, _ = check_aap(variant(members=ESS_ONLY, evidence=AAP_EVIDENCE), store)
+    assert got["aap2013-1"] == "not-met"
+    got, _ = check_aap(variant(innovation=["none"]), store)
+    assert got["aap2013-3"] == "not-met"
+
+
+def test_aap_2013_over_http(server):
+    response = httpx.post(server + "/eligibility", params={"rules": "aap-2013"},
+                          json=variant(members=CITIZENS, evidence=AAP_EVIDENCE), timeout=30)
+    assert response.status_code == 200 and response.json()["verdict"] == "eligible"
+    assert response.json()["ruleset"].startswith("aap-2013@")
+    known = httpx.get(server + "/eligibility/cluster-jura", params={"rules": "aap-2013"}, timeout=30)
+    assert [c["id"] for c in known.json()["candidates"][0]["criteria"]] == [f"aap2013-{i}" for i in range(1, 8)]
