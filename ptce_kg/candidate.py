@@ -16,6 +16,7 @@ from rdflib.namespace import DCTERMS, RDF, RDFS, XSD
 
 from .config import SHAPES_DIR
 from .errors import PtceKgError
+from .identifiers import siren_ok
 
 PTCE = rdflib.Namespace("https://w3id.org/ptce-kg/def#")
 ORG = rdflib.Namespace("http://www.w3.org/ns/org#")
@@ -46,19 +47,6 @@ def _code(scheme: str, notation: str) -> rdflib.URIRef:
 def _territory(ref: str) -> rdflib.URIRef:
     kind, code = ref.split(":", 1)
     return rdflib.URIRef(f"{ID}{kind}/{code}")
-
-
-def siren_ok(siren: str) -> bool:
-    """9 digits with a valid Luhn key; La Poste's SIREN 356000000 is the documented exception."""
-    if not re.fullmatch(r"\d{9}", siren):
-        return False
-    if siren == "356000000":
-        return True
-    total = 0
-    for i, ch in enumerate(reversed(siren)):
-        d = int(ch) * (2 if i % 2 else 1)
-        total += d - 9 if d > 9 else d
-    return total % 10 == 0
 
 
 def _store_has(store, iri: str) -> bool:

@@ -20,6 +20,7 @@ from pyoxigraph import NamedNode
 
 from ingest.base import BuildContext, Provenance, Source
 from ingest.table import Row, Table, cite, resolve_ref
+from ptce_kg.identifiers import siren_ok
 from ptce_kg.rdf import (ADMS, DCT, FOAF, ORG, PTCE, RDFS, ROV, SCHEMA, SKOS, A, TripleSink, code, en, fr,
                          graph, iri, string, typed)
 
@@ -50,19 +51,6 @@ def _codes(sink: TripleSink, node: NamedNode, row: Row, field: str, scheme: str,
         if value not in allowed:
             raise row.error(field, f"'{value}' is not one of {sorted(allowed)}")
         sink.add(node, prop, code(scheme, value))
-
-
-def _siren_ok(siren: str) -> bool:
-    """SIREN: 9 digits with a Luhn key (La Poste's 356000000 is the documented exception)."""
-    if len(siren) != 9 or not siren.isdigit():
-        return False
-    if siren == "356000000":
-        return True
-    total = 0
-    for i, ch in enumerate(reversed(siren)):
-        d = int(ch) * (2 if i % 2 else 1)
-        total += d - 9 if d > 9 else d
-    return total % 10 == 0
 
 
 # The document holding the 2014 national map of PTCE ("map_2014" = yes cites it).
@@ -148,7 +136,7 @@ class RegistrySource(Source):
                 sink.add(node, PTCE.location, resolve_ref(row, "location", row.get("location"), ctx.territories))
             siren = row.get("siren")
             if siren:
-                if not _siren_ok(siren):
+                if not siren_ok(siren):
                     raise row.error("siren", f"'{siren}' is not a valid SIREN (9 digits, Luhn key)")
                 sink.add(node, PTCE.siren, string(siren))
                 ident = NamedNode(node.value + "#siren")

@@ -1,0 +1,20 @@
+"""Official identifiers and their check keys."""
+
+from __future__ import annotations
+
+import re
+
+LA_POSTE = "356000000"  # La Poste's SIREN breaks the Luhn rule: INSEE documents the exception
+
+
+def luhn_ok(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch) * (2 if i % 2 else 1)
+        total += d - 9 if d > 9 else d
+    return total % 10 == 0
+
+
+def siren_ok(siren: str) -> bool:
+    """SIREN: 9 digits with a valid Luhn key, La Poste excepted."""
+    return bool(re.fullmatch(r"\d{9}", siren)) and (siren == LA_POSTE or luhn_ok(siren))
