@@ -45,7 +45,9 @@ def cmd_serve(args) -> int:
 
     app = create_app()
     _progress(f"ptce-kg: serving on http://{args.host}:{args.port}/  (SPARQL: /sparql)")
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    # Keep idle connections longer than uvicorn's 5 s default: harvesters and load balancers reuse them,
+    # and a server closing a connection as a client reuses it shows as a dropped request.
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, timeout_keep_alive=30)
     return 0
 
 
