@@ -17,9 +17,7 @@ def published_graphs(request: Request) -> list[dict]:
     store = request.app.state.live.get_or_none()
     if store is None:
         return []
-    rows = store.query((RDF_DIR / "graphs.rq").read_text(encoding="utf-8"))
-    names = [v.value for v in rows.variables]
-    return [{n: (row[n].value if row[n] is not None else None) for n in names} for row in rows]
+    return query_files.rows(store, (RDF_DIR / "graphs.rq").read_text(encoding="utf-8"), union=False)
 
 
 def schema_org(request: Request, graphs: list[dict]) -> dict:

@@ -27,17 +27,11 @@ CHARTS = [
 ]
 
 
-def _rows(store, text: str) -> list[dict]:
-    result = store.query(text, use_default_graph_as_union=True)
-    names = [v.value for v in result.variables]
-    return [{n: (row[n].value if row[n] is not None else None) for n in names} for row in result]
-
-
 def chart_data(store) -> list[dict]:
     charts = []
     for title, title_en, name, label, value in CHARTS:
         query = queries.find(name)
-        rows = [r for r in _rows(store, query.text) if r.get(value) not in (None, "")]
+        rows = [r for r in queries.rows(store, query.text) if r.get(value) not in (None, "")]
         bars = [{"label": r[label] or "—", "value": float(r[value])} for r in rows]
         top = max((b["value"] for b in bars), default=1) or 1
         for i, bar in enumerate(bars):
@@ -68,14 +62,14 @@ def search(request: Request, q: str = ""):
         # Inlined where the filters use it (a BIND outside the UNION branches would not reach them).
         text = re.sub(r"\?q\b", lambda m: literal, text.split("SELECT", 1)[1])
         text = (RDF_DIR / "search.rq").read_text(encoding="utf-8").split("SELECT", 1)[0] + "SELECT" + text
-        for row in _rows(store, text):
+        for row in queries.rows(store, text):
             results.append({**row, "href": "/" + row["ptce"].split("https://w3id.org/ptce-kg/", 1)[1]})
     return request.app.state.templates.TemplateResponse(request, "search.html", {"q": q, "results": results})
 
 
 def ptce_context(request: Request, store, iri: str) -> dict:
     def run(file: str) -> list[dict]:
-        return _rows(store, with_values((RDF_DIR / file).read_text(encoding="utf-8"), "ptce", [iri]))
+        return queries.rows(store, with_values((RDF_DIR / file).read_text(encoding="utf-8"), "ptce", [iri]))
     members = run("ptce-members.rq")
     for m in members:
         m["href"] = "/" + m["member"].split("https://w3id.org/ptce-kg/", 1)[1] if m["member"].startswith(

@@ -39,6 +39,13 @@ class QueryFile:
         return self.meta.get("description-en", self.description)
 
 
+def rows(store, text: str, *, union: bool = True) -> list[dict]:
+    """A SELECT's solutions as {variable: lexical value or None} (for pages and reports)."""
+    result = store.query(text, use_default_graph_as_union=True) if union else store.query(text)
+    names = [v.value for v in result.variables]
+    return [{n: (row[n].value if row[n] is not None else None) for n in names} for row in result]
+
+
 def parse_header(text: str) -> dict[str, str]:
     meta: dict[str, str] = {}
     for line in text.splitlines():
