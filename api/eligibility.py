@@ -14,6 +14,7 @@ from ptce_kg import candidate, eligibility
 from . import negotiation
 
 router = APIRouter(tags=["eligibility"])
+RuleSet = Literal[tuple(eligibility.RULESETS)]  # article-9, aap-2013, ami-emergents
 
 
 # -- the JSON report, documented in the OpenAPI ---------------------------------------------------
@@ -113,7 +114,7 @@ def _kind(content_type: str) -> str | None:
 @router.post("/eligibility", response_model=EligibilityReport, responses=ERRORS,
              openapi_extra={"requestBody": REQUEST_BODY},
              summary="Vérifier un candidat / check a candidate against article 9")
-async def check_candidate(request: Request, rules: Literal["article-9", "aap-2013"] = "article-9") -> Response:
+async def check_candidate(request: Request, rules: RuleSet = "article-9") -> Response:
     """Verdict per criterion of article 9: met, not met, or not enough information, with the legal text.
     `Accept: text/turtle` or `application/ld+json` returns the SHACL `sh:ValidationReport` instead."""
     kind = _kind(request.headers.get("content-type", "application/json"))
@@ -205,7 +206,7 @@ async def form_submit(request: Request):
 @router.get("/eligibility/{ptce_id}", response_model=EligibilityReport, responses={404: {"model": ErrorBody}},
             summary="Vérifier un PTCE du graphe / check a PTCE of the graph")
 async def check_known(request: Request, ptce_id: str,
-                      rules: Literal["article-9", "aap-2013"] = "article-9") -> Response:
+                      rules: RuleSet = "article-9") -> Response:
     store = request.app.state.live.get_or_none()
     iri = f"https://w3id.org/ptce-kg/id/ptce/{ptce_id}"
     if store is None or not ptce_id.replace("-", "").isalnum() or not bool(store.query(

@@ -102,6 +102,14 @@ def from_form(form: dict, store=None) -> rdflib.Graph:
             g.add((node, prop, rdflib.Literal(bool(form[key]))))
     if form.get("charter"):
         g.add((node, PTCE.signedCharter, rdflib.URIRef(f"{ID}charte/{form['charter']}")))
+    for i, programme_id in enumerate(form.get("awards", [])):
+        programme = rdflib.URIRef(f"{ID}programme/{programme_id}")
+        if store is not None and not _store_has(store, programme):
+            raise CandidateError(f"unknown programme '{programme_id}' / programme inconnu", status=422, where=f"awards/{i}")
+        award = rdflib.URIRef(f"{node}/award/{programme_id}")
+        g.add((award, RDF.type, PTCE.Award))
+        g.add((award, PTCE.laureate, node))
+        g.add((award, PTCE.programme, programme))
     # A list of members is taken as the whole list unless the form says otherwise; no list says nothing.
     complete = form.get("complete_member_list", bool(form.get("members")))
     g.add((node, PTCE.completeMemberList, rdflib.Literal(bool(complete))))

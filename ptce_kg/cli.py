@@ -172,6 +172,8 @@ def cmd_validate(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from .eligibility import RULESETS
+
     parser = argparse.ArgumentParser(prog="ptce-kg", description="ptce-kg: the PTCE knowledge graph")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -202,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--format", choices=["text", "json"], default="text")
     p.add_argument("--input-format", choices=["form", "form-yaml", "turtle", "json-ld", "xml", "nt", "json"],
                    help="default: from the file extension")
-    p.add_argument("--rules", choices=["article-9", "aap-2013"], default="article-9",
+    p.add_argument("--rules", choices=list(RULESETS), default="article-9",
                    help="article 9 of the law (default) or a programme's criteria")
     p.add_argument("file", help="a .json or .yaml form (see shapes/candidate.schema.json), or RDF (.ttl, .jsonld…)")
     p.set_defaults(func=cmd_check)

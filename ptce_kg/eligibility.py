@@ -31,6 +31,7 @@ ELI_ARTICLE_9 = "https://www.legifrance.gouv.fr/eli/loi/2014/7/31/ERNX1315311L/j
 RULESETS = {
     "article-9": ("article-9.ttl", "https://w3id.org/ptce-kg/def/criterion/article-9"),
     "aap-2013": ("aap-2013.ttl", "https://w3id.org/ptce-kg/def/criterion/aap2013"),
+    "ami-emergents": ("ami-emergents.ttl", "https://w3id.org/ptce-kg/def/criterion/ami-emergents"),
 }
 
 MET, NOT_MET, UNKNOWN = "met", "not-met", "not-enough-information"
@@ -235,6 +236,8 @@ def complete_from_store(data: rdflib.Graph, store) -> rdflib.Graph:
     data += _construct(store, SHAPES_DIR / "member-context.rq", "member", members)
     seeds = sorted({str(o) for p in TERRITORY_LINKS for o in data.objects(None, p) if isinstance(o, rdflib.URIRef)})
     data += _construct(store, SHAPES_DIR / "territory-context.rq", "seed", seeds)
+    programmes = sorted({str(o) for o in data.objects(None, PTCE.programme) if isinstance(o, rdflib.URIRef)})
+    data += _construct(store, SHAPES_DIR / "programme-context.rq", "programme", programmes)
     return data
 
 

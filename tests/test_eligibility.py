@@ -282,3 +282,54 @@ def test_aap_2013_over_http(server):
     assert response.json()["ruleset"].startswith("aap-2013@")
     known = httpx.get(server + "/eligibility/cluster-jura", params={"rules": "aap-2013"}, timeout=30)
     assert [c["id"] for c in known.json()["candidates"][0]["criteria"]] == [f"aap2013-{i}" for i in range(1, 8)]
+
+
+# -- the AMI « PTCE émergents » ------------------------------------------------------------------
+
+def check_ami(form, store):
+    report = eligibility.evaluate(eligibility.complete_from_store(candidate.from_form(form, store), store),
+                                  ruleset="ami-emergents")
+    return {c.criterion.identifier: c.verdict for c in report.candidates[0].criteria}, report
+
+
+def test_the_ami_requirements_reachable_from_its_waves(store):
+    rows = {r["c"] for r in __import__("conftest").select(store, """
+        PREFIX ptce: <https://w3id.org/ptce-kg/def#>
+        PREFIX cccev: <http://data.europa.eu/m8g/>
+        SELECT ?c { <https://w3id.org/ptce-kg/id/programme/ami-2021-phase-2> ptce:hasCriterion/cccev:hasRequirement ?c }""")}
+    shaped = {str(o) for o in eligibility.shapes_graph("ami-emergents").objects(None, eligibility.PTCE.criterion)}
+    assert rows == shaped == {"https://w3id.org/ptce-kg/def/criterion/ami-1", "https://w3id.org/ptce-kg/def/criterion/ami-2"}
+
+
+def test_ami_verdicts(store):
+    # A phase-1 laureate of 2021 with its territory and actors: both requirements met.
+    got, report = check_ami(variant(awards=["ami-2021-phase-1"]), store)
+    assert got == {"ami-1": "met", "ami-2": "met"}
+    assert report.as_dict()["law"].endswith("economie-gouv-ptce-saison-3")
+    # No award known: phase 1 cannot be confirmed, which is not a failure.
+    got, report = check_ami(ELIGIBLE, store)
+    assert got == {"ami-1": "met", "ami-2": "not-enough-information"}
+    assert "ami-2021-phase-1" in report.candidates[0].criteria[1].findings[0].message_fr
+    # A laureate of the State's 2013 call is an existing PTCE, not an emerging one.
+    got, report = check_ami(variant(awards=["aap-2013"]), store)
+    assert got["ami-1"] == "not-met"
+    assert report.candidates[0].criteria[0].findings[0].message_en == \
+        "Already a laureate of the State's call aap-2013: this is not a new PTCE."
+    # Neither territory nor actors: the local dynamic is not described.
+    got, _ = check_ami({"name": "Idée de PTCE"}, store)
+    assert got == {"ami-1": "not-enough-information", "ami-2": "not-enough-information"}
+
+
+def test_unknown_programme_in_awards_is_refused(store):
+    with pytest.raises(candidate.CandidateError) as err:
+        candidate.from_form(variant(awards=["aap-2099"]), store)
+    assert err.value.status == 422 and err.value.where == "awards/0"
+
+
+def test_ami_over_http_uses_the_awards_in_the_graph(server):
+    # TURFU Productions won phase 2 of the 2021 wave (ingest/registry/awards.csv): phase 1 is implied.
+    known = httpx.get(server + "/eligibility/turfu-productions", params={"rules": "ami-emergents"}, timeout=30)
+    assert known.status_code == 200
+    criteria = {c["id"]: c["verdict"] for c in known.json()["candidates"][0]["criteria"]}
+    assert criteria["ami-2"] == "met"
+    assert known.json()["ruleset"].startswith("ami-emergents@")
