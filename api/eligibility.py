@@ -9,9 +9,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel
 
-from ptce_kg import candidate, eligibility
+from ptce_kg import candidate, eligibility, records
 
 from . import negotiation
+from .security import authorised
 
 router = APIRouter(tags=["eligibility"])
 RuleSet = Literal[tuple(eligibility.RULESETS)]  # article-9, aap-2013, ami-emergents
@@ -55,6 +56,7 @@ class EligibilityReport(BaseModel):
     data_snapshot: str | None
     checked_at: str
     candidates: list[CandidateResult]
+    records: list[str] | None = None  # with ?record=true: the IRIs of the reports kept in the graph
 
 
 class ErrorBody(BaseModel):
@@ -76,6 +78,8 @@ REQUEST_BODY = {
     },
 }
 ERRORS = {400: {"model": ErrorBody, "description": "Input that does not parse, or is refused (remote context, DOCTYPE)"},
+          201: {"model": EligibilityReport, "description": "With record=true: the report, kept in the graph"},
+          401: {"model": ErrorBody, "description": "record=true without the bearer token"},
           406: {"model": ErrorBody}, 413: {"model": ErrorBody}, 415: {"model": ErrorBody},
           422: {"model": ErrorBody, "description": "A form that breaks the schema, unknown SIREN or territory"}}
 REPORT_OFFERS = {"application/json": "json", "text/turtle": "turtle", "application/ld+json": "json-ld",
@@ -114,9 +118,16 @@ def _kind(content_type: str) -> str | None:
 @router.post("/eligibility", response_model=EligibilityReport, responses=ERRORS,
              openapi_extra={"requestBody": REQUEST_BODY},
              summary="Vérifier un candidat / check a candidate against article 9")
-async def check_candidate(request: Request, rules: RuleSet = "article-9") -> Response:
+async def check_candidate(request: Request, rules: RuleSet = "article-9", record: bool = False) -> Response:
     """Verdict per criterion of article 9: met, not met, or not enough information, with the legal text.
-    `Accept: text/turtle` or `application/ld+json` returns the SHACL `sh:ValidationReport` instead."""
+    `Accept: text/turtle` or `application/ld+json` returns the SHACL `sh:ValidationReport` instead.
+
+    `record=true` (bearer token required) keeps the report in the graph with its provenance — rule-set
+    version, data snapshot, time — and answers 201 with its IRI in `Location` and in `records`."""
+    if record and not authorised(request):
+        return JSONResponse({"error": "recording a report is a write: it needs the bearer token / "
+                                      "enregistrer un rapport est une écriture : un jeton est nécessaire",
+                             "where": "Authorization"}, status_code=401, headers={"WWW-Authenticate": "Bearer"})
     kind = _kind(request.headers.get("content-type", "application/json"))
     if kind is None:
         return JSONResponse({"error": "Unsupported media type / type de contenu non pris en charge",
@@ -132,6 +143,16 @@ async def check_candidate(request: Request, rules: RuleSet = "article-9") -> Res
     except candidate.CandidateError as exc:
         return _error(exc)
     report = await _evaluate(graph, store, _snapshot(request), rules)
+    if record:
+        from starlette.concurrency import run_in_threadpool
+
+        root = request.app.state.live.root
+        report.records = await run_in_threadpool(records.record, report, graph, root)
+        response = _respond(request, report, request.headers.get("accept"))
+        if response.status_code == 200:
+            response.status_code = 201
+            response.headers["Location"] = report.records[0] if report.records else ""
+        return response
     return _respond(request, report, request.headers.get("accept"))
 
 
@@ -167,6 +188,9 @@ async def form_submit(request: Request):
         if one(key):
             form[key] = one(key)
     form["perimeter"] = [p.strip() for p in one("perimeter").replace(",", " ").split() if p.strip()]
+    if one("awards"):
+        form["awards"] = one("awards").replace(",", " ").split()
+    rules = one("rules") if one("rules") in eligibility.RULESETS else "article-9"
     for key in ("cooperation_modes", "innovation", "sectors"):
         if fields.get(key):
             form[key] = fields[key]
@@ -199,7 +223,7 @@ async def form_submit(request: Request):
             request, "eligibility-form.html", {"schema": candidate.schema(), "rows": range(6), "error": exc,
                                                "submitted": json.dumps(form, ensure_ascii=False, indent=1)},
             status_code=exc.status)
-    report = await _evaluate(graph, store, _snapshot(request))
+    report = await _evaluate(graph, store, _snapshot(request), rules)
     return request.app.state.templates.TemplateResponse(request, "eligibility-report.html", {"report": report.as_dict()})
 
 

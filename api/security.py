@@ -1,7 +1,11 @@
-"""Security headers on every response; a Content-Security-Policy without inline script on HTML."""
+"""Security headers on every response (a Content-Security-Policy without inline script on HTML); the
+bearer token that every write needs (PTCE_KG_UPDATE_TOKEN, from the environment only)."""
 
 from __future__ import annotations
 
+import hmac
+
+from fastapi import Request
 from starlette.middleware.base import BaseHTTPMiddleware
 
 # YASGUI sets inline styles on its elements; scripts all come from this origin (no inline script, no CDN).
@@ -19,3 +23,11 @@ class SecurityHeaders(BaseHTTPMiddleware):
         if response.headers.get("content-type", "").startswith("text/html"):
             response.headers.setdefault("Content-Security-Policy", CSP)
         return response
+
+
+def authorised(request: Request) -> bool:
+    token = request.app.state.settings.update_token
+    given = request.headers.get("authorization", "")
+    if not token or not given.lower().startswith("bearer "):
+        return False
+    return hmac.compare_digest(given[7:].strip().encode(), token.encode())

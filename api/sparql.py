@@ -9,7 +9,6 @@ GET    without query                    service description (RDF) or, for browse
 
 from __future__ import annotations
 
-import hmac
 import io
 import time
 from pathlib import Path
@@ -24,6 +23,7 @@ from ptce_kg.engine import GRAPH_FORMATS, QueryJob
 from ptce_kg.sparql_guard import MAX_NESTING, analyse, looks_like_update, nesting_depth, refused_services
 
 from . import negotiation
+from .security import authorised
 from .updates import apply_update
 
 RDF_DIR = Path(__file__).resolve().parent / "rdf"
@@ -64,14 +64,6 @@ async def _params(request: Request) -> tuple[dict[str, list[str]], str | None]:
     except UnicodeDecodeError as exc:
         return params, f"not UTF-8: byte {exc.start} / le corps n'est pas en UTF-8"
     return params, None
-
-
-def _authorised(request: Request) -> bool:
-    token = request.app.state.settings.update_token
-    given = request.headers.get("authorization", "")
-    if not token or not given.lower().startswith("bearer "):
-        return False
-    return hmac.compare_digest(given[7:].strip().encode(), token.encode())
 
 
 def service_description(request: Request, accept: str | None, fmt: str | None) -> Response:
@@ -123,7 +115,7 @@ async def sparql(request: Request) -> Response:
     fmt = (params.get("format") or [None])[-1]
 
     if "update" in params:
-        if not _authorised(request):
+        if not authorised(request):
             return _error(403, "Le point d'accès est en lecture seule : une mise à jour demande un jeton.",
                           "The endpoint is read-only: an update needs a bearer token.")
         if request.method != "POST":

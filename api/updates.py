@@ -9,36 +9,11 @@ The next `ptce-kg build` starts again from the sources; updates are for curators
 from __future__ import annotations
 
 import asyncio
-import threading
-
-import pyoxigraph
 from fastapi import Request
 from fastapi.responses import PlainTextResponse, Response
 
 from ptce_kg.sparql_guard import analyse, refused_services
-from ptce_kg.remote import RemoteRoot, open_root
-from ptce_kg.store import StoreRoot
-
-_lock = threading.Lock()
-
-
-def _apply(root: StoreRoot, text: str) -> None:
-    with _lock:
-        current = root.open_read()
-        target = root.new_build_dir()
-        target.rmdir()  # backup() creates the directory itself
-        try:
-            current.backup(str(target))
-            del current
-            store = pyoxigraph.Store(str(target))
-            store.update(text)
-            store.flush()
-            del store
-        except BaseException:
-            root.discard(target)
-            raise
-        root.publish(target)
-
+from ptce_kg.remote import open_root
 
 async def apply_update(request: Request, params: dict[str, list[str]]) -> Response:
     settings = request.app.state.settings
@@ -53,10 +28,7 @@ async def apply_update(request: Request, params: dict[str, list[str]]) -> Respon
         return PlainTextResponse(f"SERVICE refused / refusé: {', '.join(refused)}\n", status_code=403)
     root = open_root(settings.store)
     try:
-        if isinstance(root, RemoteRoot):  # the server applies it; the guards above already ran
-            await asyncio.get_running_loop().run_in_executor(None, root.open_read().update, text)
-        else:
-            await asyncio.get_running_loop().run_in_executor(None, _apply, root, text)
+        await asyncio.get_running_loop().run_in_executor(None, root.apply_update, text)
     except SyntaxError as exc:
         return PlainTextResponse(f"Malformed SPARQL update / mise à jour mal formée.\n\n{exc}\n", status_code=400)
     except OSError as exc:

@@ -129,7 +129,12 @@ def build(store_path: str | Path | None = None, *, sources: list[Source] | None 
         root = remote.cache  # built, checked and dumped here, then uploaded and switched on the server
     else:
         root = StoreRoot(spec)
-    sources = default_sources(cfg) if sources is None else sources
+    sources = default_sources(cfg) if sources is None else list(sources)
+    from .records import RecordsSource, ledger
+
+    records = RecordsSource(ledger(root))
+    if records.files():  # recorded eligibility reports are kept by every build, whatever the sources
+        sources.append(records)
     build_dir = root.new_build_dir()
     started = time.time()
     summary: dict = {"store": spec if remote else str(root.path), "build": build_dir.name, "graphs": {}}

@@ -135,8 +135,9 @@ def cmd_check(args) -> int:
     if kind is None:
         print(f"ptce-kg: unknown input format for '{path.name}' (.json, .yaml, .ttl, .jsonld, .rdf, .nt)", file=sys.stderr)
         return 2
+    root = open_root(args.store or settings().store)
     try:
-        store = open_root(args.store or settings().store).open_read()
+        store = root.open_read()
     except StoreError:
         store = None
         _progress("ptce-kg: no published graph: members and territories are checked as given only")
@@ -146,7 +147,15 @@ def cmd_check(args) -> int:
     except (candidate.CandidateError, OSError) as exc:
         print(f"ptce-kg: {path.name}: {exc}", file=sys.stderr)
         return 2
-    report = eligibility.evaluate(eligibility.complete_from_store(graph, store), ruleset=args.rules).as_dict()
+    snapshot = root.current_name() if store is not None else None
+    result = eligibility.evaluate(eligibility.complete_from_store(graph, store), snapshot, args.rules)
+    if args.record:
+        from .records import record
+
+        result.records = record(result, graph, root)
+        for iri in result.records:
+            _progress(f"ptce-kg: report kept / rapport enregistré: {iri}")
+    report = result.as_dict()
     if args.format == "json":
         print(json.dumps(report, ensure_ascii=False, indent=2))
     else:
@@ -206,6 +215,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="default: from the file extension")
     p.add_argument("--rules", choices=list(RULESETS), default="article-9",
                    help="article 9 of the law (default) or a programme's criteria")
+    p.add_argument("--record", action="store_true",
+                   help="keep the report in the graph with its provenance (rule-set version, data snapshot, time)")
     p.add_argument("file", help="a .json or .yaml form (see shapes/candidate.schema.json), or RDF (.ttl, .jsonld…)")
     p.set_defaults(func=cmd_check)
 

@@ -130,6 +130,7 @@ class Report:
     checked_at: str
     snapshot: str | None = None
     ruleset: str = "article-9"
+    records: list[str] | None = None  # IRIs of the reports kept in the graph (ptce_kg.records), when asked
 
     @property
     def verdict(self) -> str:
@@ -144,7 +145,8 @@ class Report:
         return {"verdict": self.verdict, "ruleset": f"{self.ruleset}@{__version__}",
                 "law": requirement_source(self.ruleset),
                 "data_snapshot": self.snapshot, "checked_at": self.checked_at,
-                "candidates": [c.as_dict() for c in self.candidates]}
+                "candidates": [c.as_dict() for c in self.candidates],
+                **({"records": self.records} if self.records is not None else {})}
 
 
 def _by_language(messages: list[str], templates: list) -> tuple[str, str]:

@@ -223,6 +223,10 @@ class RemoteRoot:
     def dumps_of(self, build_name: str | None) -> Path | None:
         return self.cache.dumps_of(build_name)
 
+    def apply_update(self, text: str) -> None:
+        """The server applies it (one request, atomic there); callers have already run the guards."""
+        self.open_read().update(text)
+
     def require_published(self) -> None:
         if self.current_name() is None:
             raise StoreError(f"No graph published on {self.endpoint.query}: run `ptce-kg build` with "

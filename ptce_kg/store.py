@@ -23,6 +23,7 @@ from .errors import StoreError
 
 POINTER = "CURRENT"
 KEEP_BUILDS = 2  # the published build and the one before it (readers may still hold it open)
+_update_lock = threading.Lock()  # one update at a time: each starts from the build the last one published
 
 
 class StoreRoot:
@@ -46,6 +47,32 @@ class StoreRoot:
             os.fsync(handle.fileno())
         os.replace(tmp, self.path / POINTER)
         self.prune()
+
+    def apply_update(self, text: str) -> None:
+        """A SPARQL update on a copy of the published build, then published like a build.
+
+        Published builds are read-only (query workers hold them open), so the update runs on a RocksDB
+        checkpoint (hard links: cheap) of the current build and the pointer switches to it. The dumps of
+        the previous build are hard-linked to the new one: they hold the update from the next build on.
+        """
+        with _update_lock:
+            current = self.open_read()
+            target = self.new_build_dir()
+            target.rmdir()  # backup() creates the directory itself
+            try:
+                current.backup(str(target))
+                del current
+                store = pyoxigraph.Store(str(target))
+                store.update(text)
+                store.flush()
+                del store
+                previous = self.dumps_of(self.current_name())
+                if previous and previous.is_dir():  # dumps are made by builds: keep serving the last ones
+                    shutil.copytree(previous, self.dumps / target.name, copy_function=os.link)
+            except BaseException:
+                self.discard(target)
+                raise
+            self.publish(target)
 
     def discard(self, build_dir: Path) -> None:
         shutil.rmtree(build_dir, ignore_errors=True)

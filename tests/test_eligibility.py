@@ -193,6 +193,12 @@ def test_html_form_round_trip(server):
     }, timeout=30)
     assert response.status_code == 200
     assert "Non éligible" in response.text and "sans échanges économiques" in response.text
+    ami = httpx.post(server + "/eligibility/form", data={
+        "name": "Pôle test", "perimeter": "commune:39300", "awards": "ami-2021-phase-1", "rules": "ami-emergents",
+        "m0_name": "Juratri", "m0_role": "ess-enterprise", "m0_ess": "true", "m0_location": "commune:39300",
+    }, timeout=30)
+    assert ami.status_code == 200 and "Phase 2 : être lauréat de la phase 1" in ami.text
+    assert "Éligible" in ami.text and "Non éligible" not in ami.text
 
 
 def test_openapi_documents_the_report(server):
