@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from pyoxigraph import NamedNode
 
@@ -28,6 +29,10 @@ class BuildContext:
 
     territories: dict[str, NamedNode] = field(default_factory=dict)  # "commune:01001" -> IRI
     commune_departement: dict[str, str] = field(default_factory=dict)  # commune IRI -> département code
+    # curated organisations (registry) for reconciliation: IRI -> (name, location ref such as "commune:39300", SIREN)
+    organisations: dict[str, tuple[str, str, str]] = field(default_factory=dict)
+    report_dir: Path | None = None  # where sources write their rejects for this build
+    rejects: dict[str, dict[str, int]] = field(default_factory=dict)  # source -> reason -> count
 
 
 class Source:

@@ -36,7 +36,12 @@ def default_sources(cfg: Settings) -> list[Source]:
     from ingest.registry import RegistrySource
     from ingest.territories import TerritoriesSource
 
-    return [TerritoriesSource(cfg.decoupage_dir), ProgrammesSource(), RegistrySource()]
+    sources = [TerritoriesSource(cfg.decoupage_dir), ProgrammesSource(), RegistrySource()]
+    if cfg.sirene:  # after the registry: it reconciles the registry's organisations
+        from ingest.sirene import SireneSource
+
+        sources.append(SireneSource(cfg.sirene))
+    return sources
 
 
 class OntologySource(Source):
@@ -140,7 +145,7 @@ def build(store_path: str | Path | None = None, *, sources: list[Source] | None 
     summary: dict = {"store": spec if remote else str(root.path), "build": build_dir.name, "graphs": {}}
     try:
         store = pyoxigraph.Store(str(build_dir))
-        ctx = BuildContext()
+        ctx = BuildContext(report_dir=root.path / "reports" / build_dir.name)
         meta = TripleSink(META_GRAPH)
         activity = iri(f"build/{build_dir.name}")
         for source in sources:
@@ -194,6 +199,7 @@ def build(store_path: str | Path | None = None, *, sources: list[Source] | None 
         root.discard(build_dir)
         raise BuildError(f"build failed / échec de la construction: {exc!r}") from exc
     root.publish(build_dir)
+    summary["rejects"] = ctx.rejects
     summary["seconds"] = round(time.time() - started, 1)
     summary["triples"] = sum(summary["graphs"].values())
     progress(f"published {build_dir.name}: {summary['triples']:,} triples in {summary['seconds']}s")

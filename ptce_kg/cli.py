@@ -7,6 +7,7 @@ import io
 import json
 import os
 import sys
+from pathlib import Path
 
 from .errors import PtceKgError
 
@@ -16,11 +17,24 @@ def _progress(message: str) -> None:
 
 
 def cmd_build(args) -> int:
-    from .build import build
+    import dataclasses
 
-    summary = build(args.store, progress=_progress)
+    from .build import build
+    from .config import settings
+
+    cfg = settings()
+    for spec in args.source or []:
+        name, _, path = spec.partition("=")
+        if name != "sirene" or not path:
+            print(f"ptce-kg: --source {spec}: expected sirene=PATH", file=sys.stderr)
+            return 2
+        cfg = dataclasses.replace(cfg, sirene=Path(path).expanduser().resolve())
+    summary = build(args.store, progress=_progress, cfg=cfg)
     for graph, count in summary["graphs"].items():
         print(f"{count:>10,}  {graph}")
+    for source, reasons in summary["rejects"].items():
+        for reason, count in sorted(reasons.items()):
+            print(f"{count:>10,}  rejected by {source}: {reason}")
     print(f"{summary['triples']:>10,}  total ({summary['seconds']} s) -> {summary['store']}")
     return 0
 
@@ -188,6 +202,8 @@ def main(argv: list[str] | None = None) -> int:
 
     p = sub.add_parser("build", help="build the graph from its sources and publish it")
     p.add_argument("--store", help="store directory (default: $PTCE_KG_STORE or ./var/store)")
+    p.add_argument("--source", action="append", metavar="sirene=PATH",
+                   help="an optional source: sirene=PATH (folder or StockUniteLegale file; or $PTCE_KG_SIRENE)")
     p.set_defaults(func=cmd_build)
 
     p = sub.add_parser("export", help="write dumps (N-Triples, Turtle, N-Quads, JSON-LD; gzip) with checksums")

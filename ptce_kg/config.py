@@ -17,7 +17,7 @@ NODE_MODULES = PROJECT_ROOT / "node_modules"
 DEFAULT_BASE_IRI = "https://w3id.org/ptce-kg/"
 
 
-def _env_path(name: str, default: Path) -> Path:
+def _env_path(name: str, default: Path | None) -> Path | None:
     value = os.environ.get(name)
     return Path(value).expanduser().resolve() if value else default
 
@@ -31,6 +31,8 @@ class Settings:
             "PTCE_KG_DECOUPAGE_DIR", NODE_MODULES / "@etalab" / "decoupage-administratif"
         )
     )
+    # Optional national sources (README, "SIRENE"): a folder or file; the default build works without them.
+    sirene: Path | None = field(default_factory=lambda: _env_path("PTCE_KG_SIRENE", None))
     # SPARQL endpoint limits and safety (see README, "SPARQL endpoint").
     query_timeout_s: float = field(default_factory=lambda: float(os.environ.get("PTCE_KG_QUERY_TIMEOUT", "30")))
     max_rows: int = field(default_factory=lambda: int(os.environ.get("PTCE_KG_MAX_ROWS", "10000")))

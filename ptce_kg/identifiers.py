@@ -18,3 +18,13 @@ def luhn_ok(digits: str) -> bool:
 def siren_ok(siren: str) -> bool:
     """SIREN: 9 digits with a valid Luhn key, La Poste excepted."""
     return bool(re.fullmatch(r"\d{9}", siren)) and (siren == LA_POSTE or luhn_ok(siren))
+
+
+def siret_ok(siret: str) -> bool:
+    """SIRET: 14 digits with a valid Luhn key; La Poste's establishments instead have a digit sum
+    that is a multiple of 5 (the documented exception)."""
+    if not re.fullmatch(r"\d{14}", siret):
+        return False
+    if siret.startswith(LA_POSTE):
+        return luhn_ok(siret) or sum(int(c) for c in siret) % 5 == 0
+    return luhn_ok(siret)

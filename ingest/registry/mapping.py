@@ -145,6 +145,7 @@ class RegistrySource(Source):
                 sink.add(ident, SKOS.notation, string(siren))
                 sink.add(ident, ADMS.schemeAgency, string("INSEE (répertoire SIRENE)"))
             cite(sink, node, row, key, documents)
+            ctx.organisations[node.value] = (row.get("name"), row.get("location"), siren)
         return ids
 
     def _ptce(self, sink: TripleSink, ctx: BuildContext, organisations: set[str], documents) -> set[str]:

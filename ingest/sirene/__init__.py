@@ -1,0 +1,3 @@
+from .mapping import SireneSource
+
+__all__ = ["SireneSource"]
