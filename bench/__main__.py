@@ -48,7 +48,9 @@ def pct(values: list[float], q: float) -> float:
 
 def run_child(code: str, timeout: float = 900) -> dict:
     """Run measuring code in a fresh interpreter; it prints one JSON line (with its own peak memory)."""
-    wrapped = code + "\nimport resource, json as _j\n_result['peak_mb'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\nprint(_j.dumps(_result))\n"
+    # VmHWM, not ru_maxrss: Linux carries the parent's ru_maxrss over fork + exec into the child.
+    wrapped = code + ("\nimport re as _re, json as _j\n_result['peak_mb'] = int(_re.search(r'VmHWM:\\s+(\\d+) kB', "
+                      "open('/proc/self/status').read()).group(1)) / 1024\nprint(_j.dumps(_result))\n")
     out = subprocess.run([sys.executable, "-c", wrapped], cwd=ROOT, capture_output=True, text=True, timeout=timeout)
     if out.returncode != 0:
         raise RuntimeError(out.stderr[-2000:])
