@@ -130,3 +130,13 @@ class TripleSink:
 
     def __len__(self) -> int:
         return self.count
+
+
+def add_siren(sink: "TripleSink", node: NamedNode, siren: str) -> None:
+    """The SIREN of an organisation, as a value and as an ADMS identifier (`<node>#siren`)."""
+    sink.add(node, PTCE.siren, string(siren))
+    ident = NamedNode(node.value + "#siren")
+    sink.add(node, ADMS.identifier, ident)
+    sink.add(ident, A, ADMS.Identifier)
+    sink.add(ident, SKOS.notation, string(siren))
+    sink.add(ident, ADMS.schemeAgency, string("INSEE (répertoire SIRENE)"))

@@ -21,7 +21,7 @@ from pyoxigraph import NamedNode
 from ingest.base import BuildContext, Provenance, Source
 from ingest.table import Row, Table, cite, resolve_ref
 from ptce_kg.identifiers import siren_ok
-from ptce_kg.rdf import (ADMS, DCT, FOAF, ORG, PTCE, RDFS, ROV, SCHEMA, SKOS, A, TripleSink, code, en, fr,
+from ptce_kg.rdf import (add_siren, ADMS, DCT, FOAF, ORG, PTCE, RDFS, ROV, SCHEMA, SKOS, A, TripleSink, code, en, fr,
                          graph, iri, string, typed)
 
 HERE = Path(__file__).resolve().parent
@@ -138,12 +138,7 @@ class RegistrySource(Source):
             if siren:
                 if not siren_ok(siren):
                     raise row.error("siren", f"'{siren}' is not a valid SIREN (9 digits, Luhn key)")
-                sink.add(node, PTCE.siren, string(siren))
-                ident = NamedNode(node.value + "#siren")
-                sink.add(node, ADMS.identifier, ident)
-                sink.add(ident, A, ADMS.Identifier)
-                sink.add(ident, SKOS.notation, string(siren))
-                sink.add(ident, ADMS.schemeAgency, string("INSEE (répertoire SIRENE)"))
+                add_siren(sink, node, siren)
             cite(sink, node, row, key, documents)
             ctx.organisations[node.value] = (row.get("name"), row.get("location"), siren)
         return ids

@@ -32,8 +32,8 @@ from ingest.base import BuildContext, Provenance, Source
 from ingest.table import Table
 from ptce_kg.errors import IngestError
 from ptce_kg.identifiers import siren_ok, siret_ok
-from ptce_kg.rdf import (ADMS, DCT, FOAF, ORG, PTCE, RDFS, ROV, SKOS, A, TripleSink, code, en, fr, graph, iri,
-                         string, typed)
+from ptce_kg.rdf import (DCT, FOAF, ORG, PTCE, RDFS, ROV, SKOS, A, TripleSink, code, en, fr, graph, iri,
+                         string, typed, add_siren)
 
 from .reconcile import Reconciler
 
@@ -251,12 +251,7 @@ class SireneSource(Source):
         sink.add(node, ROV.legalName, string(name))
         if (row.get("sigleUniteLegale") or "").strip():
             sink.add(node, SKOS.altLabel, fr(row["sigleUniteLegale"].strip()))
-        sink.add(node, PTCE.siren, string(siren))
-        ident = NamedNode(node.value + "#siren")
-        sink.add(node, ADMS.identifier, ident)
-        sink.add(ident, A, ADMS.Identifier)
-        sink.add(ident, SKOS.notation, string(siren))
-        sink.add(ident, ADMS.schemeAgency, string("INSEE (répertoire SIRENE)"))
+        add_siren(sink, node, siren)
         sink.add(node, FOAF.page, NamedNode(COMPANY_PAGE + siren))
         sink.add(node, DCT.source, NamedNode(SIRENE_DATASET))
         category = row["categorieJuridiqueUniteLegale"]
