@@ -251,10 +251,15 @@ AAP_EVIDENCE = {"aap2013-4": "12 emplois en CDI créés en 2012 sur la friche.",
 CITIZENS = ELIGIBLE["members"] + [{"key": "habitants", "name": "Collectif d'habitants", "role": "other-person"}]
 
 
-def check_aap(form, store):
+def check_rules(form, store, ruleset):
+    """Verdict per criterion of a programme's rule set, and the whole report."""
     report = eligibility.evaluate(eligibility.complete_from_store(candidate.from_form(form, store), store),
-                                  ruleset="aap-2013")
+                                  ruleset=ruleset)
     return {c.criterion.identifier: c.verdict for c in report.candidates[0].criteria}, report
+
+
+def check_aap(form, store):
+    return check_rules(form, store, "aap-2013")
 
 
 def test_the_2013_call_criteria_reachable_from_the_programme(store):
@@ -293,9 +298,7 @@ def test_aap_2013_over_http(server):
 # -- the AMI « PTCE émergents » ------------------------------------------------------------------
 
 def check_ami(form, store):
-    report = eligibility.evaluate(eligibility.complete_from_store(candidate.from_form(form, store), store),
-                                  ruleset="ami-emergents")
-    return {c.criterion.identifier: c.verdict for c in report.candidates[0].criteria}, report
+    return check_rules(form, store, "ami-emergents")
 
 
 def test_the_ami_requirements_reachable_from_its_waves(store):
