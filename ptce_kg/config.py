@@ -31,6 +31,9 @@ class Settings:
             "PTCE_KG_DECOUPAGE_DIR", NODE_MODULES / "@etalab" / "decoupage-administratif"
         )
     )
+    naf_dir: Path = field(
+        default_factory=lambda: _env_path("PTCE_KG_NAF_DIR", NODE_MODULES / "@socialgouv" / "codes-naf")
+    )
     # Optional national sources (README, "SIRENE"): a folder or file; the default build works without them.
     sirene: Path | None = field(default_factory=lambda: _env_path("PTCE_KG_SIRENE", None))
     # SPARQL endpoint limits and safety (see README, "SPARQL endpoint").

@@ -66,6 +66,7 @@ SCHEMA = Namespace(PREFIXES["schema"])
 FOAF = Namespace(PREFIXES["foaf"])
 DCAT = Namespace(PREFIXES["dcat"])
 SD = Namespace(PREFIXES["sd"])
+OWL = Namespace(PREFIXES["owl"])
 
 A = RDF.type
 

