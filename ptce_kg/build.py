@@ -42,6 +42,10 @@ def default_sources(cfg: Settings) -> list[Source]:
         from ingest.sirene import SireneSource
 
         sources.append(SireneSource(cfg.sirene))
+    if cfg.inclusion:
+        from ingest.inclusion import InclusionSource
+
+        sources.append(InclusionSource(cfg.inclusion))
     return sources
 
 

@@ -16,6 +16,9 @@ def _progress(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+OPTIONAL_SOURCES = ("sirene", "inclusion")  # Settings fields; README "National sources"
+
+
 def cmd_build(args) -> int:
     import dataclasses
 
@@ -25,10 +28,10 @@ def cmd_build(args) -> int:
     cfg = settings()
     for spec in args.source or []:
         name, _, path = spec.partition("=")
-        if name != "sirene" or not path:
-            print(f"ptce-kg: --source {spec}: expected sirene=PATH", file=sys.stderr)
+        if name not in OPTIONAL_SOURCES or not path:
+            print(f"ptce-kg: --source {spec}: expected sirene=PATH or inclusion=PATH", file=sys.stderr)
             return 2
-        cfg = dataclasses.replace(cfg, sirene=Path(path).expanduser().resolve())
+        cfg = dataclasses.replace(cfg, **{name: Path(path).expanduser().resolve()})
     summary = build(args.store, progress=_progress, cfg=cfg)
     for graph, count in summary["graphs"].items():
         print(f"{count:>10,}  {graph}")
@@ -202,8 +205,9 @@ def main(argv: list[str] | None = None) -> int:
 
     p = sub.add_parser("build", help="build the graph from its sources and publish it")
     p.add_argument("--store", help="store directory (default: $PTCE_KG_STORE or ./var/store)")
-    p.add_argument("--source", action="append", metavar="sirene=PATH",
-                   help="an optional source: sirene=PATH (folder or StockUniteLegale file; or $PTCE_KG_SIRENE)")
+    p.add_argument("--source", action="append", metavar="NAME=PATH",
+                   help="an optional source: sirene=PATH (folder or StockUniteLegale file; or $PTCE_KG_SIRENE), "
+                        "inclusion=PATH (data·inclusion structures export .json/.csv; or $PTCE_KG_INCLUSION)")
     p.set_defaults(func=cmd_build)
 
     p = sub.add_parser("export", help="write dumps (N-Triples, Turtle, N-Quads, JSON-LD; gzip) with checksums")

@@ -36,6 +36,7 @@ class Settings:
     )
     # Optional national sources (README, "SIRENE"): a folder or file; the default build works without them.
     sirene: Path | None = field(default_factory=lambda: _env_path("PTCE_KG_SIRENE", None))
+    inclusion: Path | None = field(default_factory=lambda: _env_path("PTCE_KG_INCLUSION", None))
     # SPARQL endpoint limits and safety (see README, "SPARQL endpoint").
     query_timeout_s: float = field(default_factory=lambda: float(os.environ.get("PTCE_KG_QUERY_TIMEOUT", "30")))
     max_rows: int = field(default_factory=lambda: int(os.environ.get("PTCE_KG_MAX_ROWS", "10000")))

@@ -35,6 +35,7 @@ PREFIXES = {
     "void": "http://rdfs.org/ns/void#",
     "sd": "http://www.w3.org/ns/sparql-service-description#",
     "sh": "http://www.w3.org/ns/shacl#",
+    "geo": "http://www.opengis.net/ont/geosparql#",
 }
 
 
@@ -67,6 +68,7 @@ FOAF = Namespace(PREFIXES["foaf"])
 DCAT = Namespace(PREFIXES["dcat"])
 SD = Namespace(PREFIXES["sd"])
 OWL = Namespace(PREFIXES["owl"])
+GEO = Namespace(PREFIXES["geo"])
 
 A = RDF.type
 
@@ -102,6 +104,11 @@ def integer(value: int) -> Literal:
 
 def typed(value: str, datatype: str) -> Literal:
     return Literal(value, datatype=XSD[datatype])
+
+
+def wkt_point(longitude: float, latitude: float) -> Literal:
+    """A GeoSPARQL point (WGS 84, longitude first as WKT wants)."""
+    return Literal(f"POINT({longitude:.6f} {latitude:.6f})", datatype=GEO.wktLiteral)
 
 
 class TripleSink:

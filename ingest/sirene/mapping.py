@@ -22,13 +22,13 @@ import csv
 import io
 import os
 import zipfile
-from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
 from pyoxigraph import NamedNode
 
 from ingest.base import BuildContext, Provenance, Source
+from ingest.rejects import Rejects
 from ingest.table import Table
 from ptce_kg.errors import IngestError
 from ptce_kg.identifiers import siren_ok, siret_ok
@@ -45,7 +45,6 @@ UL_COLUMNS = ["siren", "denominationUniteLegale", "categorieJuridiqueUniteLegale
               "economieSocialeSolidaireUniteLegale", "activitePrincipaleUniteLegale", "etatAdministratifUniteLegale"]
 ETAB_COLUMNS = ["siren", "siret", "etablissementSiege", "codeCommuneEtablissement", "etatAdministratifEtablissement"]
 ACTIVITY_SCHEMES = {"NAFRev2": "naf", "NAFRev1": "naf-rev1", "NAF1993": "naf-1993", "NAP": "nap"}
-REJECT_COLUMNS = ["file", "line", "field", "reason", "value"]
 LEGAL_FORM_EN = {"association": "association", "fondation": "foundation", "mutuelle": "mutual society",
                  "cooperative": "cooperative", "scop": "worker cooperative (SCOP)", "sarl": "limited company (SARL)",
                  "societe-commerciale": "commercial company", "collectivite": "local authority",
@@ -91,33 +90,6 @@ def legal_categories() -> dict[str, dict]:
     return {row.required("code"): {"label": row.required("label_fr"), "form": row.required("legal_form"),
                                    "status": row.get("ess_status"), "source": row.required("source")}
             for row in table.rows()}
-
-
-class Rejects:
-    """The rejects CSV of one source: every rejected row with file, line, field and reason."""
-
-    def __init__(self, path: Path | None):
-        self.path, self.counts = path, Counter()
-        self._handle = self._writer = None
-
-    def add(self, file: Path, line: int, field: str, reason: str, value: str) -> None:
-        self.counts[reason] += 1
-        if self.path is None:
-            return
-        if self._writer is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._handle = open(self.path, "w", newline="", encoding="utf-8")
-            self._writer = csv.writer(self._handle)
-            self._writer.writerow(REJECT_COLUMNS)
-        self._writer.writerow([file.name, line, field, reason, value[:200]])
-
-    def close(self) -> None:
-        if self._handle:
-            self._handle.close()
-
-    @property
-    def total(self) -> int:
-        return sum(self.counts.values())
 
 
 class SireneSource(Source):
@@ -218,11 +190,7 @@ class SireneSource(Source):
             rejects.close()
         reconciler.link(sink, kept)
         ctx.rejects[self.name] = dict(rejects.counts)
-        if considered and rejects.total / considered > self.max_reject_rate:
-            where = f"; see {rejects.path}" if rejects.path else ""
-            raise IngestError(self.name, f"{rejects.total} of {considered} rows rejected "
-                              f"({rejects.total / considered:.1%}), above the threshold of {self.max_reject_rate:.0%}"
-                              f"{where} / trop de lignes rejetées", file=str(self.unites))
+        rejects.check(self.name, considered, self.max_reject_rate, self.unites)
 
     @staticmethod
     def _check_unit(row: dict, categories: dict) -> tuple[str, str] | None:

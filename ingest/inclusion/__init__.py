@@ -1,0 +1,3 @@
+from .mapping import InclusionSource
+
+__all__ = ["InclusionSource"]

@@ -1,0 +1,47 @@
+"""The rejects of one source: every rejected row written to a CSV with file, line, field and reason,
+counted per reason for the build summary, and a threshold above which the source fails the build."""
+
+from __future__ import annotations
+
+import csv
+from collections import Counter
+from pathlib import Path
+
+from ptce_kg.errors import IngestError
+
+REJECT_COLUMNS = ["file", "line", "field", "reason", "value"]
+
+
+class Rejects:
+    """The rejects CSV of one source: every rejected row with file, line, field and reason."""
+
+    def __init__(self, path: Path | None):
+        self.path, self.counts = path, Counter()
+        self._handle = self._writer = None
+
+    def add(self, file: Path, line: int, field: str, reason: str, value: str) -> None:
+        self.counts[reason] += 1
+        if self.path is None:
+            return
+        if self._writer is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._handle = open(self.path, "w", newline="", encoding="utf-8")
+            self._writer = csv.writer(self._handle)
+            self._writer.writerow(REJECT_COLUMNS)
+        self._writer.writerow([file.name, line, field, reason, value[:200]])
+
+    def close(self) -> None:
+        if self._handle:
+            self._handle.close()
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    def check(self, source: str, considered: int, max_rate: float, file: Path) -> None:
+        """Fail the source when the share of rejected rows is above `max_rate` (the previous graph stays served)."""
+        if considered and self.total / considered > max_rate:
+            where = f"; see {self.path}" if self.path else ""
+            raise IngestError(source, f"{self.total} of {considered} rows rejected "
+                              f"({self.total / considered:.1%}), above the threshold of {max_rate:.0%}"
+                              f"{where} / trop de lignes rejetées", file=str(file))
