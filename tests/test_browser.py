@@ -53,7 +53,14 @@ def shot(page, name):
 def test_home_shows_live_counts_and_ways_in(page, embedded_server):
     page.goto(embedded_server + "/")
     assert page.locator("h1").inner_text().startswith("Les PTCE")
-    assert "735" in page.locator("main").inner_text()  # the triple count of the published graph
+    # live counts: each graph's triples as the SPARQL endpoint counts them, and their total
+    answer = httpx.post(embedded_server + "/sparql", data={"query": "SELECT ?g (COUNT(*) AS ?n) { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g"},
+                        headers={"Accept": "application/sparql-results+json"}).json()["results"]["bindings"]
+    counted = {b["g"]["value"]: int(b["n"]["value"]) for b in answer}
+    shown = {row.locator("code").inner_text(): int(row.locator("td.n").inner_text().replace("\u202f", "").replace(" ", ""))
+             for row in page.locator("main table tbody tr").all()}
+    assert shown and all(counted[g] == n for g, n in shown.items()), (shown, counted)
+    assert f"{sum(shown.values()):,}".replace(",", " ") in page.locator("main").inner_text()
     for link in ("/search", "/stats", "/eligibility", "/sparql", "/catalog", "/dumps/"):
         assert page.locator(f'a[href="{link}"]').count() >= 1
     shot(page, "home")
@@ -70,6 +77,31 @@ def test_search_finds_a_ptce_by_commune(page, embedded_server):
     assert "Juratri" in page.locator("#members").inner_text()
     assert "regroupement sur un même territoire" in page.locator("#article-9").inner_text()
     shot(page, "ptce-cluster-jura")
+
+
+def test_map_shows_a_known_ptce_and_filters_by_region(page, embedded_server):
+    page.goto(embedded_server + "/map")
+    page.wait_for_selector("#map[data-ready]")
+    placed = httpx.get(embedded_server + "/map/ptce.geojson").json()["features"]
+    assert page.locator("path.ptce-marker").count() == len(placed) >= 45
+    assert page.locator("#ptce-count").inner_text() == str(len(placed))
+    page.locator("path.ptce-marker").first.hover()  # markers are live: a tooltip names the PTCE
+    assert page.locator(".leaflet-tooltip").inner_text() in {f["properties"]["label"] for f in placed}
+    page.select_option("#filter-region", "27")  # Bourgogne-Franche-Comté
+    in_region = [f for f in placed if "27" in f["properties"]["regions"]]
+    assert page.locator("path.ptce-marker").count() == len(in_region) > 0
+    assert "Clus'Ter Jura" in page.locator("#ptce-list li:not([hidden])").all_inner_texts()
+    assert "GeoNames" in page.locator(".leaflet-control-attribution").inner_text()
+    shot(page, "map")
+
+
+def test_ptce_page_places_it_on_a_map(page, embedded_server):
+    page.goto(embedded_server + "/id/ptce/cluster-jura")
+    page.wait_for_selector("#map[data-ready]")
+    assert page.locator("path.ptce-marker").count() >= 45
+    page.locator("path.ptce-marker[fill='#ce0500']").hover()  # this PTCE, in red
+    assert page.locator(".leaflet-tooltip").inner_text() == "Clus'Ter Jura"
+    shot(page, "ptce-cluster-jura-map")
 
 
 def test_chart_values_equal_the_sparql_answer(page, embedded_server):

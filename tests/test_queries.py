@@ -175,3 +175,20 @@ def test_member_roles(server):
 @pytest.mark.parametrize("name", [q.name for q in queries.all_queries()])
 def test_every_query_answers_through_the_endpoint(server, name):
     assert isinstance(run(server, name), list)
+
+
+def test_ptce_on_a_map(server):
+    rows = {r["ptce"].rsplit("/", 1)[1]: r for r in run(server, "ptce-on-a-map")}
+    organisations = {o["id"]: o for o in table("organisations.csv")}
+    placeable = {p["id"] for p in table("ptce.csv")
+                 if p["perimeter"] or organisations.get(p["carrier"], {}).get("location")}
+    assert set(rows) <= placeable and len(rows) >= 45
+    # one commune: its GeoNames point; a région: inside the région
+    jura = rows["cluster-jura"]
+    assert (jura["lat"][:7], jura["long"][:6], jura["placed_by"]) == ("46.6753", "5.5557", "perimeter")
+    occitanie = rows["textile-circulaire-occitanie"]
+    assert 42.3 < float(occitanie["lat"]) < 45.1 and -0.4 < float(occitanie["long"]) < 4.9
+    assert occitanie["regions"] == "76" and set(occitanie["sectors"].split("|")) == {"dechets", "textile"}
+    assert jura["carrier_form"] == "scop"
+    laureates = {a["ptce"] for a in table("awards.csv")}
+    assert any(r.get("programmes") for k, r in rows.items() if k in laureates)

@@ -1,0 +1,3 @@
+from .mapping import GeoNamesSource
+
+__all__ = ["GeoNamesSource"]
