@@ -17,12 +17,14 @@ from ptce_kg.remote import open_root
 from ptce_kg.store import LiveStore
 
 from .limits import ClientLimits
+from .i18n import LanguageCookie
 from .security import SecurityHeaders
-from . import eligibility, home, linked_data, maps, pages, publication, sparql
+from . import eligibility, home, i18n, linked_data, maps, pages, publication, sparql
 
 HERE = Path(__file__).resolve().parent
 YASGUI_BUILD = NODE_MODULES / "@zazuko" / "yasgui" / "build"
 LEAFLET_DIST = NODE_MODULES / "leaflet" / "dist"
+DSFR_DIST = NODE_MODULES / "@gouvfr" / "dsfr" / "dist"
 
 
 def create_app(cfg: Settings | None = None) -> FastAPI:
@@ -40,15 +42,18 @@ def create_app(cfg: Settings | None = None) -> FastAPI:
     app.state.settings = cfg
     app.state.pool = pool
     app.state.live = LiveStore(open_root(cfg.store))
-    app.state.templates = Jinja2Templates(directory=str(HERE / "templates"))
+    app.state.templates = Jinja2Templates(directory=str(HERE / "templates"), context_processors=[i18n.context])
     app.state.limits = ClientLimits(cfg.client_concurrency, cfg.client_budget_s)
     app.add_middleware(SecurityHeaders, tiles=cfg.map_tiles)
+    app.add_middleware(LanguageCookie)
     # Read requests may come from any web page (YASGUI elsewhere, notebooks in a browser).
     app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "HEAD", "POST", "OPTIONS"],
                        allow_headers=["Accept", "Content-Type"], expose_headers=[
                            "X-Result-Count", "X-Result-Truncated", "X-Result-Limit", "ETag", "Last-Modified"])
     if YASGUI_BUILD.is_dir():
         app.mount("/assets/yasgui", StaticFiles(directory=str(YASGUI_BUILD)), name="yasgui")
+    if DSFR_DIST.is_dir():
+        app.mount("/assets/dsfr", StaticFiles(directory=str(DSFR_DIST)), name="dsfr")
     if LEAFLET_DIST.is_dir():
         app.mount("/assets/leaflet", StaticFiles(directory=str(LEAFLET_DIST)), name="leaflet")
     app.mount("/assets/site", StaticFiles(directory=str(HERE / "static")), name="site")

@@ -20,6 +20,14 @@ def published_graphs(request: Request) -> list[dict]:
     return query_files.rows(store, (RDF_DIR / "graphs.rq").read_text(encoding="utf-8"), union=False)
 
 
+def counts(request: Request) -> dict | None:
+    store = request.app.state.live.get_or_none()
+    if store is None:
+        return None
+    rows = query_files.rows(store, (RDF_DIR / "home-counts.rq").read_text(encoding="utf-8"))
+    return rows[0] if rows else None
+
+
 def schema_org(request: Request, graphs: list[dict]) -> dict:
     """schema.org Dataset for search engines (Google Dataset Search reads it from the home page)."""
     from ptce_kg.export import ALL, read_manifest
@@ -55,6 +63,7 @@ def home(request: Request):
     graphs = published_graphs(request)
     return request.app.state.templates.TemplateResponse(request, "home.html", {
         "graphs": graphs,
+        "counts": counts(request),
         "total": sum(int(g["triples"]) for g in graphs),
         "modified": graphs[0]["modified"] if graphs else None,
         "queries": query_files.all_queries(),

@@ -104,6 +104,40 @@ def test_ptce_page_places_it_on_a_map(page, embedded_server):
     shot(page, "ptce-cluster-jura-map")
 
 
+def test_french_first_with_an_english_switch_that_sticks(page, embedded_server):
+    page.goto(embedded_server + "/")
+    assert page.locator("html").get_attribute("lang") == "fr"
+    page.click("#lang-switch")
+    page.wait_for_selector("html[lang=en]")
+    assert page.locator("h1").inner_text() == "PTCE as linked open data"
+    page.click("nav >> text=Map")  # the choice holds on the next page
+    page.wait_for_selector("#map[data-ready]")
+    assert page.locator("h1").inner_text() == "Map of PTCE" and page.locator("html").get_attribute("lang") == "en"
+    assert page.locator("label[for=filter-region]").inner_text() == "Région"
+    shot(page, "map-en")
+    page.click("#lang-switch")
+    page.wait_for_selector("html[lang=fr]")
+    assert page.locator("h1").inner_text() == "Carte des PTCE"
+
+
+@pytest.mark.parametrize("path", ["/", "/map", "/stats", "/search?q=Lons", "/eligibility", "/id/ptce/cluster-jura"])
+def test_accessibility_basics(page, embedded_server, path):
+    """RGAA basics: page language, a title, one h1, a skip link to the content, every form field labelled,
+    every image described, keyboard focus reaching the main navigation."""
+    page.goto(embedded_server + path)
+    assert page.locator("html").get_attribute("lang") in ("fr", "en") and page.title()
+    assert page.locator("h1").count() == 1
+    assert page.locator(".fr-skiplinks a[href='#content']").count() == 1 and page.locator("#content").count() == 1
+    unlabelled = page.evaluate("""() => [...document.querySelectorAll('input:not([type=hidden]), select, textarea')]
+        .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label') && !e.getAttribute('title'))
+        .map(e => e.id || e.name)""")
+    assert unlabelled == []
+    assert page.evaluate("() => [...document.querySelectorAll('img, svg[role=img]')].filter(e => "
+                         "!(e.getAttribute('alt') !== null || e.getAttribute('aria-label'))).length") == 0
+    page.keyboard.press("Tab")
+    assert page.evaluate("() => document.activeElement.closest('.fr-skiplinks') !== null")
+
+
 def test_chart_values_equal_the_sparql_answer(page, embedded_server):
     page.goto(embedded_server + "/stats")
     chart = page.locator('figure[data-query="ptce-per-region"]')

@@ -1,0 +1,45 @@
+"""French first, English on request: `?lang=en` (or `?lang=fr`) switches and is remembered in a cookie.
+
+Templates call t("texte", "text"); `lang` goes to <html lang>, and `switch_href` is the same page in the
+other language.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from fastapi import Request
+from starlette.middleware.base import BaseHTTPMiddleware
+
+LANGS = ("fr", "en")
+COOKIE = "lang"
+
+
+def chosen(request: Request) -> str:
+    asked = request.query_params.get("lang")
+    if asked in LANGS:
+        return asked
+    remembered = request.cookies.get(COOKIE)
+    return remembered if remembered in LANGS else "fr"
+
+
+class LanguageCookie(BaseHTTPMiddleware):
+    """Remember an explicit ?lang= choice for the next pages."""
+
+    async def dispatch(self, request, call_next):
+        response = await call_next(request)
+        asked = request.query_params.get("lang")
+        if asked in LANGS and response.headers.get("content-type", "").startswith("text/html"):
+            response.set_cookie(COOKIE, asked, max_age=365 * 24 * 3600, samesite="lax", httponly=True)
+        return response
+
+
+def context(request: Request) -> dict:
+    lang = chosen(request)
+    other = "en" if lang == "fr" else "fr"
+    params = [(k, v) for k, v in request.query_params.multi_items() if k != "lang"] + [("lang", other)]
+    switch = request.url.path + "?" + urlencode(params)
+    return {"lang": lang, "t": (lambda fr, en: en if lang == "en" else fr), "switch_href": switch,
+            "switch_label": "English" if other == "en" else "Français", "switch_lang": other,
+            "path": request.url.path}
+
