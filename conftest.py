@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
+import tempfile
 import sys
 import time
 from pathlib import Path
@@ -63,15 +64,18 @@ def free_port() -> int:
 def start_server(store_dir, **env) -> tuple[subprocess.Popen, str]:
     port = free_port()
     environment = {**os.environ, "PTCE_KG_STORE": str(store_dir), **{k: str(v) for k, v in env.items()}}
+    # The server's log goes to a file: an unread pipe fills up (64 KB) and then blocks the server.
+    log = tempfile.NamedTemporaryFile(prefix=f"ptce-kg-serve-{port}-", suffix=".log", delete=False)
     process = subprocess.Popen(
         [sys.executable, "-m", "ptce_kg.cli", "serve", "--port", str(port), "--log-level", "warning"],
-        cwd=ROOT, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        cwd=ROOT, env=environment, stdout=subprocess.DEVNULL, stderr=log,
     )
+    process.log_path = log.name
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"server exited: {process.stderr.read().decode()}")
+            raise RuntimeError(f"server exited: {Path(log.name).read_text(errors='replace')[-3000:]}")
         try:
             if httpx.get(base + "/sparql?query=ASK%7B%7D", timeout=2).status_code == 200:
                 return process, base

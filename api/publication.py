@@ -126,6 +126,7 @@ def catalog_graph(request: Request, page: int = 1) -> rdflib.Graph:
     subsets = sorted((k, v) for k, v in datasets.items() if k != ALL)
     start = (page - 1) * PAGE_SIZE
     shown = dict([(ALL, main)] + subsets[start:start + PAGE_SIZE])
+    licences: dict[str, rdflib.URIRef] = {}
     for row in graphs:
         iri = row["graph"].value
         if iri not in shown:
@@ -142,7 +143,10 @@ def catalog_graph(request: Request, page: int = 1) -> rdflib.Graph:
             f"Graphe nommé <{iri}> de ptce-kg, {int(row['triples'].value):,} triplets.".replace(",", " "), lang="fr")))
         g.add((ds, DCTERMS.publisher, ID["publisher"]))
         g.add((ds, DCAT.contactPoint, ID["contact"]))
-        g.add((ds, DCTERMS.license, LICENCE))
+        # each source keeps its own licence (GeoNames' positions are CC BY 4.0, the rest Licence Ouverte 2.0)
+        licence = rdflib.URIRef(row["licence"].value) if row.get("licence") is not None else LICENCE
+        licences[str(ds)] = licence
+        g.add((ds, DCTERMS.license, licence))
         g.add((ds, DCTERMS.isPartOf, main))
         for theme in ("ECON", "REGI", "SOCI"):
             g.add((ds, DCAT.theme, rdflib.URIRef(f"http://publications.europa.eu/resource/authority/data-theme/{theme}")))
@@ -181,7 +185,7 @@ def catalog_graph(request: Request, page: int = 1) -> rdflib.Graph:
         g.add((dist, DCAT.compressFormat, rdflib.URIRef(IANA + "application/gzip")))
         g.add((rdflib.URIRef(IANA + "application/gzip"), RDF.type, DCTERMS.MediaType))
         g.add((dist, DCAT.byteSize, rdflib.Literal(f.bytes, datatype=XSD.nonNegativeInteger)))
-        g.add((dist, DCTERMS.license, LICENCE))
+        g.add((dist, DCTERMS.license, licences.get(str(ds), LICENCE)))
         checksum = rdflib.URIRef(f"{dist}#sha256")
         g.add((dist, SPDX.checksum, checksum))
         g.add((checksum, RDF.type, SPDX.Checksum))

@@ -54,13 +54,21 @@ def cmd_export(args) -> int:
 
 
 def cmd_serve(args) -> int:
+    import logging
+
     import uvicorn
 
+    # Our level first: pyLODE calls logging.basicConfig(level=DEBUG) when imported, which would log every
+    # request to the SPARQL back end (and fill a log nobody reads).
+    level = getattr(logging, args.log_level.upper(), logging.WARNING)
+    logging.basicConfig(level=level)
     if args.store:
         os.environ["PTCE_KG_STORE"] = args.store
     from api.app import create_app
 
     app = create_app()
+    logging.getLogger().setLevel(level)
+    logging.getLogger("httpx").setLevel(max(level, logging.WARNING))  # one line per back-end query otherwise
     _progress(f"ptce-kg: serving on http://{args.host}:{args.port}/  (SPARQL: /sparql)")
     # Keep idle connections longer than uvicorn's 5 s default: harvesters and load balancers reuse them,
     # and a server closing a connection as a client reuses it shows as a dropped request.
