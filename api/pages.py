@@ -16,7 +16,7 @@ from ptce_kg.eligibility import with_values
 router = APIRouter(tags=["pages"])
 RDF_DIR = Path(__file__).resolve().parent / "rdf"
 
-# (title fr, title en, query of queries/, label variable, value variable)
+# (title fr, title en, query of queries/, label variable(s), value variable)
 CHARTS = [
     ("PTCE par région", "PTCE per région", "ptce-per-region", "name", "ptce_count"),
     ("Secteurs les plus représentés", "Most represented sectors", "sectors-most-represented", "label", "ptce_count"),
@@ -24,6 +24,9 @@ CHARTS = [
     ("Membres par nature d'acteur et statut", "Members by kind of actor and status", "member-roles", "label", "memberships"),
     ("Lauréats par programme", "Laureates per programme", "programme-figures", "name", "laureates"),
     ("Candidatures par programme", "Applications per programme", "programme-figures", "name", "applications"),
+    ("Montants attribués aux lauréats connus, par programme et année (euros)",
+     "Amounts awarded to known laureates, per programme and year (euros)", "laureates-per-programme",
+     ("name", "year"), "total_eur"),
 ]
 
 
@@ -32,7 +35,9 @@ def chart_data(store) -> list[dict]:
     for title, title_en, name, label, value in CHARTS:
         query = queries.find(name)
         rows = [r for r in queries.rows(store, query.text) if r.get(value) not in (None, "")]
-        bars = [{"label": r[label] or "—", "value": float(r[value])} for r in rows]
+        names = (label,) if isinstance(label, str) else label
+        bars = [{"label": " — ".join(r[n] for n in names if r.get(n)) or "—", "value": float(r[value])}
+                for r in rows if value != "total_eur" or float(r[value]) > 0]  # the query sums unknown amounts as 0
         top = max((b["value"] for b in bars), default=1) or 1
         for i, bar in enumerate(bars):
             bar["width"] = round(400 * bar["value"] / top, 1)
