@@ -61,9 +61,21 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+# Every server the tests start runs under tests/guard/sitecustomize.py: outbound connections are refused and
+# written here, so the hostile-input tests can check that the server itself reached nothing.
+CONNECT_LOG = Path(tempfile.gettempdir()) / f"ptce-kg-connects-{os.getpid()}.log"
+GUARD = ROOT / "tests" / "guard"
+
+
+def guarded_env(**env) -> dict:
+    path = os.pathsep.join(p for p in (str(GUARD), os.environ.get("PYTHONPATH", "")) if p)
+    return {**os.environ, "PYTHONPATH": path, "PTCE_KG_CONNECT_LOG": str(CONNECT_LOG),
+            **{k: str(v) for k, v in env.items()}}
+
+
 def start_server(store_dir, **env) -> tuple[subprocess.Popen, str]:
     port = free_port()
-    environment = {**os.environ, "PTCE_KG_STORE": str(store_dir), **{k: str(v) for k, v in env.items()}}
+    environment = guarded_env(PTCE_KG_STORE=store_dir, **env)
     # The server's log goes to a file: an unread pipe fills up (64 KB) and then blocks the server.
     log = tempfile.NamedTemporaryFile(prefix=f"ptce-kg-serve-{port}-", suffix=".log", delete=False)
     process = subprocess.Popen(

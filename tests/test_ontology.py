@@ -78,10 +78,12 @@ def test_every_term_used_in_the_data_is_defined(store, ontology):
 
 
 def test_every_code_used_is_in_a_code_list(store):
+    """Code lists are the vocabulary's own (graph/ontology) and the NAF graph built from @socialgouv/codes-naf."""
     rows = select(store, """
         SELECT DISTINCT ?code { GRAPH ?g { ?s ?p ?code }
           FILTER(isIRI(?code) && STRSTARTS(STR(?code), "https://w3id.org/ptce-kg/code/") && ?g != <https://w3id.org/ptce-kg/graph/ontology>)
-          FILTER NOT EXISTS { GRAPH <https://w3id.org/ptce-kg/graph/ontology> { ?code a ?type } } }""")
+          FILTER NOT EXISTS { GRAPH ?lists { ?code a ?type }
+            FILTER(?lists IN (<https://w3id.org/ptce-kg/graph/ontology>, <https://w3id.org/ptce-kg/graph/naf>)) } }""")
     assert rows == []
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import ROOT, TERRITORY_FIXTURES, UPDATE_TOKEN, select, start_server, stop
+from conftest import CONNECT_LOG, ROOT, TERRITORY_FIXTURES, UPDATE_TOKEN, guarded_env, select, start_server, stop
 
 
 # -- faults ---------------------------------------------------------------------------------------
@@ -95,9 +95,11 @@ def test_per_client_time_budget_gets_429(built_store):
 
 @pytest.fixture
 def no_outbound(monkeypatch):
-    """A socket guard: any connection from this process to a non-loopback address fails the test."""
+    """A socket guard: any connection to a non-loopback address, from this process or from the servers the
+    tests started (tests/guard/sitecustomize.py logs theirs), fails the test."""
     real = socket.socket.connect
     attempts = []
+    before = CONNECT_LOG.read_text(encoding="utf-8") if CONNECT_LOG.exists() else ""
 
     def guarded(self, address):
         host = address[0] if isinstance(address, tuple) else str(address)
@@ -108,6 +110,20 @@ def no_outbound(monkeypatch):
     monkeypatch.setattr(socket.socket, "connect", guarded)
     yield attempts
     assert attempts == []
+    after = CONNECT_LOG.read_text(encoding="utf-8") if CONNECT_LOG.exists() else ""
+    assert after == before, f"the server attempted: {after[len(before):]}"
+
+
+def test_the_server_side_guard_refuses_and_logs_outbound_connections(tmp_path):
+    log = tmp_path / "connects.log"
+    env = {**guarded_env(), "PTCE_KG_CONNECT_LOG": str(log)}
+    script = ("import socket\ntry:\n    socket.create_connection(('192.0.2.1', 9), timeout=1)\n"
+              "except PermissionError as e:\n    print('refused', e)\n"
+              "s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen(); "
+              "socket.create_connection(s.getsockname(), timeout=1); print('loopback ok')")
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=30)
+    assert "refused" in done.stdout and "loopback ok" in done.stdout, done.stderr
+    assert "192.0.2.1" in log.read_text(encoding="utf-8")
 
 
 @pytest.mark.parametrize("request_kwargs, status", [
