@@ -38,31 +38,34 @@ def normalise(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "", text)
 
 
-def memberships(decoupage_dir: Path) -> dict[str, list[str]]:
+def read_communes(decoupage_dir: Path) -> list[dict]:
+    path = Path(decoupage_dir) / "data" / "communes.json"
+    if not path.is_file():
+        raise IngestError("geonames", "missing file; install the pinned packages with `npm ci`", file=str(path))
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def memberships(decoupage_dir: Path, communes: list[dict]) -> dict[str, list[str]]:
     """Territory key (as in the build's territory index) -> the codes of its current communes."""
-    data = Path(decoupage_dir) / "data"
     groups: dict[str, list[str]] = {}
-    for item in json.loads((data / "communes.json").read_text(encoding="utf-8")):
+    for item in communes:
         if item.get("type") == "commune-actuelle":
             for level in ("departement", "region"):
                 if item.get(level):
                     groups.setdefault(f"{level}:{item[level]}", []).append(item["code"])
     for file, level in (("epci.json", "epci"), ("ept.json", "ept")):
-        path = data / file
+        path = Path(decoupage_dir) / "data" / file
         if path.is_file():
             for item in json.loads(path.read_text(encoding="utf-8")):
                 groups[f"{level}:{item['code']}"] = [m["code"] for m in item.get("membres", []) if m.get("code")]
     return groups
 
 
-def commune_names(decoupage_dir: Path) -> tuple[dict, dict]:
+def commune_names(communes: list[dict]) -> tuple[dict, dict]:
     """(name, département) -> commune codes, for current communes and for délégués/associées -> their commune."""
-    path = Path(decoupage_dir) / "data" / "communes.json"
-    if not path.is_file():
-        raise IngestError("geonames", "missing file; install the pinned packages with `npm ci`", file=str(path))
     current: dict[tuple[str, str], set[str]] = {}
     former: dict[tuple[str, str], set[str]] = {}
-    for item in json.loads(path.read_text(encoding="utf-8")):
+    for item in communes:
         kind, dep = item.get("type"), item.get("departement")
         if not dep or not item.get("nom"):
             continue
@@ -112,7 +115,8 @@ class GeoNamesSource(Source):
         return places
 
     def load(self, sink: TripleSink, ctx: BuildContext) -> None:
-        current, former = commune_names(self.decoupage_dir)
+        communes = read_communes(self.decoupage_dir)
+        current, former = commune_names(communes)
         placed: dict[str, tuple[float, float]] = {}
         late: list[tuple[str, tuple[float, float]]] = []
         for i, place in enumerate(self._places()):
@@ -150,7 +154,7 @@ class GeoNamesSource(Source):
             commune = ctx.territories.get(f"commune:{code_insee}")
             if commune is not None:
                 place(commune, lon, lat)
-        for key, codes in sorted(memberships(self.decoupage_dir).items()):
+        for key, codes in sorted(memberships(self.decoupage_dir, communes).items()):
             node, points = ctx.territories.get(key), [placed[c] for c in codes if c in placed]
             if node is None or not points:
                 continue
