@@ -201,6 +201,18 @@ def test_html_form_round_trip(server):
     assert "Éligible" in ami.text and "Non éligible" not in ami.text
 
 
+def test_html_form_and_report_in_english(server):
+    form = httpx.get(server + "/eligibility?lang=en")
+    assert "Check a candidate against article 9" in form.text and "Nom du pôle" not in form.text
+    response = httpx.post(server + "/eligibility/form", cookies=form.cookies, timeout=30, data={
+        "name": "Pôle test", "perimeter": "commune:39300", "grouping_kind": "development-agency",
+        "m0_name": "Juratri", "m0_role": "ess-enterprise", "m0_ess": "true", "m0_location": "commune:39300",
+    })
+    assert response.status_code == 200 and '<html lang="en"' in response.text
+    assert "Not eligible" in response.text and "Non éligible" not in response.text
+    assert "Legal text (French)" in response.text and '<q lang="fr">' in response.text
+
+
 def test_openapi_documents_the_report(server):
     spec = httpx.get(server + "/openapi.json").json()
     post = spec["paths"]["/eligibility"]["post"]
