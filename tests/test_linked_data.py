@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import html
 import io
 import json
 import random
@@ -220,3 +221,16 @@ def test_cli_export(tmp_path):
     assert {f["name"] for f in files} >= {"all.nq.gz", "territories.ttl.gz", "territories.jsonld.gz"}
     for f in files:
         assert hashlib.sha256((tmp_path / "dumps" / f["name"]).read_bytes()).hexdigest() == f["sha256"]
+
+
+@pytest.mark.parametrize("path, english, french", [
+    ("/sparql", "<h1>SPARQL endpoint</h1>", "Point d'accès SPARQL"),
+    ("/dumps/", "<h1>Dumps</h1>", "Téléchargements"),
+    ("/shapes/article-9", "<h1>SHACL shapes: article-9</h1>", "<h1>Formes SHACL :"),
+])
+def test_service_pages_follow_the_language_switch(server, path, english, french):
+    fr_page = httpx.get(server + path, headers={"Accept": "text/html"})
+    en_page = httpx.get(server + path + "?lang=en", headers={"Accept": "text/html"})
+    assert fr_page.status_code == en_page.status_code == 200
+    assert french in html.unescape(fr_page.text) and english not in fr_page.text
+    assert english in en_page.text and french not in html.unescape(en_page.text)
