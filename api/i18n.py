@@ -14,6 +14,12 @@ from starlette.middleware.base import BaseHTTPMiddleware
 LANGS = ("fr", "en")
 COOKIE = "lang"
 
+# The eligibility verdicts (ptce_kg.eligibility), as pages show them.
+VERDICTS = {"eligible": ("éligible", "eligible"), "not-eligible": ("non éligible", "not eligible"),
+            "incomplete": ("information insuffisante", "not enough information"),
+            "met": ("remplie", "met"), "not-met": ("non remplie", "not met"),
+            "not-enough-information": ("information insuffisante", "not enough information")}
+
 
 def chosen(request: Request) -> str:
     asked = request.query_params.get("lang")
@@ -39,7 +45,8 @@ def context(request: Request) -> dict:
     other = "en" if lang == "fr" else "fr"
     params = [(k, v) for k, v in request.query_params.multi_items() if k != "lang"] + [("lang", other)]
     switch = request.url.path + "?" + urlencode(params)
-    return {"lang": lang, "t": (lambda fr, en: en if lang == "en" else fr), "switch_href": switch,
+    t = (lambda fr, en: en if lang == "en" else fr)
+    return {"lang": lang, "t": t, "verdict": (lambda key: t(*VERDICTS[key])), "switch_href": switch,
             "switch_label": "English" if other == "en" else "Français", "switch_lang": other,
             "path": request.url.path}
 
