@@ -1,20 +1,33 @@
 """A candidate PTCE from what people send: the JSON/YAML form (shapes/candidate.schema.json), Turtle,
-JSON-LD or RDF/XML — parsed without ever reading a file or URL the input names.
+JSON-LD, RDF/XML or N-Triples — parsed without ever reading a file or URL the input names.
 
 Refused before parsing: JSON-LD contexts given by reference (`"@context": "http…"`, `@import`), RDF/XML
-with a DOCTYPE (entity expansion, external entities), bodies above the size limit.
+with a DOCTYPE (entity expansion, external entities) or another encoding than UTF-8, bodies above the size
+limit, byte-order marks other than UTF-8's, NUL bytes. YAML is composed without anchors or aliases: nothing
+is ever expanded.
+
+Bounded while reading, before any evaluation (`Limits`, from the settings): triples, PTCE, members,
+perimeter territories, string lengths, nesting depth. Every failure is a `CandidateError` with an HTTP status
+below 500 and a message in English and French saying where and why; nothing else escapes `read` or
+`from_form` (tests/redteam/test_fuzz_candidates.py).
 """
 
 from __future__ import annotations
 
+import copy
+import datetime
 import functools
 import json
 import re
+from dataclasses import dataclass
 
+import pyoxigraph
 import rdflib
+import yaml
 from rdflib.namespace import DCTERMS, RDF, RDFS, XSD
+from rdflib.plugins.stores.memory import Memory
 
-from .config import SHAPES_DIR
+from .config import SHAPES_DIR, settings
 from .errors import PtceKgError
 from .identifiers import siren_ok
 
@@ -25,6 +38,11 @@ CCCEV = rdflib.Namespace("http://data.europa.eu/m8g/")
 ID = "https://w3id.org/ptce-kg/id/"
 CODE = "https://w3id.org/ptce-kg/code/"
 MAX_BYTES = 1024 * 1024
+MESSAGE_CHARS = 200  # what a message quotes of the input, at most
+
+# Characters no candidate needs and that break what comes after (XML, JSON answers in UTF-8, the store):
+# C0 controls other than tab and line ends, DEL, and lone surrogates (JSON "\ud800", Turtle "\uD800").
+_BAD_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 
 
 class CandidateError(PtceKgError):
@@ -35,9 +53,66 @@ class CandidateError(PtceKgError):
         super().__init__(f"{where}: {message}" if where else message)
 
 
+@dataclass(frozen=True)
+class Limits:
+    """What one candidate may hold (settings `PTCE_KG_CANDIDATE_MAX_*`, README "Reliability and security")."""
+
+    triples: int = 5000     # PTCE_KG_CANDIDATE_MAX_TRIPLES: statements read from RDF, or made from a form
+    ptce: int = 10          # PTCE_KG_CANDIDATE_MAX_PTCE: ptce:PTCE in one RDF candidate
+    members: int = 200      # PTCE_KG_CANDIDATE_MAX_MEMBERS: members (and member locations)
+    perimeter: int = 500    # PTCE_KG_CANDIDATE_MAX_PERIMETER: territories of the perimeters
+    string: int = 5000      # PTCE_KG_CANDIDATE_MAX_STRING: characters of a string, literal or IRI
+    depth: int = 32         # PTCE_KG_CANDIDATE_MAX_DEPTH: nesting of JSON, JSON-LD and YAML
+
+    @property
+    def items(self) -> int:
+        """Entries of any other list or mapping of a form (none needs more than the members or perimeter)."""
+        return max(self.members, self.perimeter)
+
+
+def limits() -> Limits:
+    s = settings()
+    return Limits(triples=s.candidate_max_triples, ptce=s.candidate_max_ptce, members=s.candidate_max_members,
+                  perimeter=s.candidate_max_perimeter, string=s.candidate_max_string, depth=s.candidate_max_depth)
+
+
+def _too_large(en: str, fr: str, limit: int, setting: str, where: str | None = None) -> CandidateError:
+    return CandidateError(f"{en} (limit {limit}, {setting}) / {fr} (limite {limit}, {setting})", status=413, where=where)
+
+
+def _short(text: str, chars: int = MESSAGE_CHARS) -> str:
+    text = str(text)
+    return text if len(text) <= chars else text[:chars] + "…"
+
+
+def _line_column(text: str, offset: int) -> str:
+    line = text.count("\n", 0, offset) + 1
+    return f"line {line}, column {offset - (text.rfind(chr(10), 0, offset) + 1) + 1}"
+
+
 @functools.lru_cache(maxsize=None)
-def schema() -> dict:
+def _schema_file() -> dict:
     return json.loads((SHAPES_DIR / "candidate.schema.json").read_text(encoding="utf-8"))
+
+
+@functools.lru_cache(maxsize=8)
+def _schema_for(lim: Limits) -> dict:
+    """The published schema with the limits in force (the file states the defaults)."""
+    doc = copy.deepcopy(_schema_file())
+    doc["properties"]["perimeter"]["maxItems"] = lim.perimeter
+    doc["properties"]["members"]["maxItems"] = lim.members
+    return doc
+
+
+def schema() -> dict:
+    return _schema_for(limits())
+
+
+@functools.lru_cache(maxsize=8)
+def _validator(lim: Limits):
+    import jsonschema
+
+    return jsonschema.Draft202012Validator(_schema_for(lim))
 
 
 def _code(scheme: str, notation: str) -> rdflib.URIRef:
@@ -61,20 +136,114 @@ def _org_by_siren(store, siren: str) -> str | None:
     return rows[0]["o"].value if rows else None
 
 
-def from_form(form: dict, store=None) -> rdflib.Graph:
-    """The form as RDF in the vocabulary of the graph. Raises CandidateError (422) on invalid forms."""
-    import jsonschema
+# -- the form: plain JSON values within the limits, then the schema ------------------------------
 
-    validator = jsonschema.Draft202012Validator(schema())
-    errors = sorted(validator.iter_errors(form), key=lambda e: list(e.absolute_path))
+def _path(parts) -> str:
+    return "/".join(str(p) for p in parts) or "(form)"
+
+
+def _check_plain(form, lim: Limits) -> None:
+    """Refuse what the schema cannot judge quickly or safely: other types than JSON's, keys that are not
+    strings, huge numbers, long strings, control characters, long lists, deep nesting. Iterative."""
+    caps = {("perimeter",): (lim.perimeter, "PTCE_KG_CANDIDATE_MAX_PERIMETER", "territories", "territoires"),
+            ("members",): (lim.members, "PTCE_KG_CANDIDATE_MAX_MEMBERS", "members", "membres")}
+    pending = [(form, (), 0)]
+    while pending:
+        value, parts, depth = pending.pop()
+        if isinstance(value, (dict, list)):
+            depth += 1
+            if depth > lim.depth:
+                raise _too_large(f"nested deeper than {lim.depth} levels", f"imbrication de plus de {lim.depth} niveaux",
+                                 lim.depth, "PTCE_KG_CANDIDATE_MAX_DEPTH", _path(parts))
+            cap, setting, en, fr = caps.get(parts, (lim.items, "PTCE_KG_CANDIDATE_MAX_MEMBERS/PERIMETER",
+                                                    "entries", "entrées"))
+            if len(value) > cap:
+                raise _too_large(f"more than {cap} {en}", f"plus de {cap} {fr}", cap, setting, _path(parts))
+            if isinstance(value, dict):
+                for key, item in value.items():
+                    if not isinstance(key, str):
+                        raise CandidateError(f"keys must be strings, not {type(key).__name__} / "
+                                             "les clés doivent être des chaînes", status=422, where=_path(parts))
+                    pending.append((key, (*parts, "(key)"), depth))
+                    pending.append((item, (*parts, key), depth))
+            else:
+                pending.extend((item, (*parts, i), depth) for i, item in enumerate(value))
+        elif isinstance(value, str):
+            if len(value) > lim.string:
+                raise _too_large(f"a string longer than {lim.string} characters",
+                                 f"une chaîne de plus de {lim.string} caractères", lim.string,
+                                 "PTCE_KG_CANDIDATE_MAX_STRING", _path(parts))
+            bad = _BAD_CHARS.search(value)
+            if bad:
+                raise CandidateError(f"control character U+{ord(bad.group()):04X} at position {bad.start()} / "
+                                     "caractère de contrôle refusé", status=422, where=_path(parts))
+        elif isinstance(value, bool) or value is None or isinstance(value, float):
+            continue
+        elif isinstance(value, int):
+            if abs(value) > 2 ** 63:
+                raise CandidateError("number too large / nombre trop grand", status=422, where=_path(parts))
+        else:
+            raise CandidateError(f"unexpected value of type {type(value).__name__} / valeur d'un type inattendu",
+                                 status=422, where=_path(parts))
+
+
+def _schema_message(error) -> str:
+    """The schema's verdict in both languages, never quoting more than a little of the input."""
+    kind, rule = error.validator, error.validator_value
+    if kind == "maxItems":
+        return f"more than {rule} items / plus de {rule} éléments"
+    if kind == "maxLength":
+        return f"longer than {rule} characters / plus de {rule} caractères"
+    if kind == "minLength":
+        return f"shorter than {rule} character(s) / moins de {rule} caractère(s)"
+    if kind == "maxProperties":
+        return f"more than {rule} entries / plus de {rule} entrées"
+    if kind == "type":
+        return f"must be of type {rule} / doit être de type {rule}"
+    if kind == "enum":
+        values = ", ".join(str(v) for v in rule)
+        return f"must be one of: {values} / doit être l'une des valeurs : {values}"
+    if kind == "pattern":
+        return f"'{_short(error.instance, 60)}' does not match {rule} / ne suit pas le motif {rule}"
+    if kind == "required":
+        missing = ", ".join(k for k in rule if isinstance(error.instance, dict) and k not in error.instance)
+        return f"'{missing}' is required / '{missing}' est obligatoire"
+    if kind == "additionalProperties" and isinstance(error.instance, dict):
+        known = set(error.schema.get("properties", {}))
+        extra = ", ".join(_short(k, 40) for k in sorted(set(error.instance) - known)[:3])
+        return f"unexpected field(s) {extra} / champ(s) inattendu(s) : {extra}"
+    if kind == "uniqueItems":
+        return "items must be unique / éléments en double"
+    if kind == "anyOf" and list(error.absolute_path)[:1] == ["members"]:
+        return "give the member's iri, or siren, or name and role / indiquez l'iri, ou le SIREN, ou le nom et le rôle"
+    if kind == "propertyNames":
+        return f"a key does not match {rule.get('pattern', rule)} / une clé ne suit pas le motif attendu"
+    return _short(error.message)
+
+
+def _validate(form: dict, lim: Limits) -> None:
+    def order(error):
+        return [(isinstance(p, str), p) for p in error.absolute_path]
+
+    errors = sorted(_validator(lim).iter_errors(form), key=order)
     if errors:
         error = errors[0]
-        where = "/".join(str(p) for p in error.absolute_path) or "(form)"
-        raise CandidateError(f"{error.message} / formulaire invalide", status=422, where=where)
+        raise CandidateError(f"{_schema_message(error)} (formulaire invalide)", status=422,
+                             where=_path(error.absolute_path))
+
+
+def from_form(form: dict, store=None) -> rdflib.Graph:
+    """The form as RDF in the vocabulary of the graph. Raises CandidateError (422, 413 past a limit)."""
+    lim = limits()
+    if not isinstance(form, dict):
+        raise CandidateError("the form must be a JSON object / le formulaire doit être un objet JSON", status=422)
+    _check_plain(form, lim)
+    _validate(form, lim)
 
     slug = form.get("id") or "candidate"
     node = rdflib.URIRef(f"{ID}candidate/{slug}")
-    g = rdflib.Graph()
+    sink = _BoundedStore(lim)
+    g = rdflib.Graph(store=sink)
     g.bind("ptce", PTCE)
     g.add((node, RDF.type, PTCE.PTCE))
     g.add((node, RDFS.label, rdflib.Literal(form["name"], lang="fr")))
@@ -176,7 +345,109 @@ def from_form(form: dict, store=None) -> rdflib.Graph:
         g.add((evidence, CCCEV.supportsRequirement, rdflib.URIRef(f"https://w3id.org/ptce-kg/def/criterion/{criterion}")))
         g.add((evidence, DCTERMS.description, rdflib.Literal(text, lang="fr")))
     g.add((node, DCTERMS.conformsTo, rdflib.URIRef("https://w3id.org/ptce-kg/def/candidate.schema.json")))
+    sink.disarm()
     return g
+
+
+# -- RDF: a store that counts while the parser fills it -------------------------------------------
+
+def _curie(term) -> str:
+    for prefix, space in (("ptce:", str(PTCE)), ("org:", str(ORG)), ("rdf:", str(RDF))):
+        if str(term).startswith(space):
+            return prefix + str(term)[len(space):]
+    return _short(str(term), 80)
+
+
+class _BoundedStore(Memory):
+    """An in-memory store that refuses, triple by triple while a parser fills it, what a candidate may not
+    hold. Every parser of rdflib (Turtle, N-Triples, RDF/XML, JSON-LD and its named graphs) ends in `add`.
+    `disarm()` once read: completing the candidate from the graph afterwards adds freely."""
+
+    def __init__(self, lim: Limits):
+        super().__init__()
+        self.limits: Limits | None = lim
+        self.count = 0
+        self.refusal: CandidateError | None = None
+        self.seen: dict[str, set] = {"ptce": set(), "perimeter": set(), "members": set(), "locations": set()}
+
+    def disarm(self) -> None:
+        self.limits = None
+
+    def add(self, triple, context, quoted=False):
+        if self.limits is not None:
+            try:
+                self._check(triple)
+            except CandidateError as exc:
+                self.refusal = self.refusal or exc  # kept: some parsers wrap what their sink raises
+                raise
+        super().add(triple, context, quoted)
+
+    def _count(self, kind: str, term, cap: int, setting: str, en: str, fr: str, where: str) -> None:
+        seen = self.seen[kind]
+        seen.add(term)
+        if len(seen) > cap:
+            raise _too_large(f"more than {cap} {en}", f"plus de {cap} {fr}", cap, setting, where)
+
+    def _check(self, triple) -> None:
+        lim = self.limits
+        self.count += 1
+        if self.count > lim.triples:
+            raise _too_large(f"more than {lim.triples} triples", f"plus de {lim.triples} triplets", lim.triples,
+                             "PTCE_KG_CANDIDATE_MAX_TRIPLES", "(candidate)")
+        s, p, o = triple
+        for term in triple:
+            _check_term(term, lim, p)
+        if p == RDF.type and o == PTCE.PTCE:
+            self._count("ptce", s, lim.ptce, "PTCE_KG_CANDIDATE_MAX_PTCE", "ptce:PTCE in one candidate",
+                        "ptce:PTCE dans un même candidat", "rdf:type")
+        elif p == PTCE.perimeter:
+            self._count("perimeter", o, lim.perimeter, "PTCE_KG_CANDIDATE_MAX_PERIMETER", "territories in the perimeter",
+                        "territoires dans le périmètre", "ptce:perimeter")
+        elif p in (ORG.member, ORG.hasMember):
+            self._count("members", o, lim.members, "PTCE_KG_CANDIDATE_MAX_MEMBERS", "members", "membres", _curie(p))
+        elif p == PTCE.location:
+            self._count("locations", o, lim.members, "PTCE_KG_CANDIDATE_MAX_MEMBERS", "member locations",
+                        "localisations de membres", "ptce:location")
+        elif p in _VOCABULARY:
+            raise CandidateError(f"{_curie(p)} is not accepted in a candidate: it describes a PTCE, not a vocabulary "
+                                 "/ refusé dans un candidat : il décrit un PTCE, pas un vocabulaire",
+                                 status=422, where=_curie(p))
+
+
+# A candidate that declared its own classes could make any node a ptce:PTCE for the shapes (sh:targetClass
+# follows rdfs:subClassOf in the data graph), past the PTCE limit.
+_VOCABULARY = frozenset({RDFS.subClassOf, RDFS.subPropertyOf, rdflib.OWL.equivalentClass, rdflib.OWL.sameAs})
+
+
+def _check_term(term, lim: Limits, predicate) -> None:
+    """A term within the string limit, without control characters, and a valid RDF term for Oxigraph (the
+    evaluation binds members and territories as pyoxigraph.NamedNode, records store the triples)."""
+    if isinstance(term, rdflib.BNode):
+        return
+    where = _curie(predicate)
+    parts = [str(term)]
+    if isinstance(term, rdflib.Literal):
+        parts += [str(term.datatype or ""), term.language or ""]
+    for part in parts:
+        if len(part) > lim.string:
+            raise _too_large(f"a literal or IRI longer than {lim.string} characters",
+                             f"un littéral ou un IRI de plus de {lim.string} caractères", lim.string,
+                             "PTCE_KG_CANDIDATE_MAX_STRING", where)
+        bad = _BAD_CHARS.search(part)
+        if bad:
+            raise CandidateError(f"control character U+{ord(bad.group()):04X} in a term / caractère de contrôle refusé",
+                                 status=422, where=where)
+    try:
+        if isinstance(term, rdflib.URIRef):
+            pyoxigraph.NamedNode(str(term))
+        elif isinstance(term, rdflib.Literal):
+            if term.language:
+                pyoxigraph.Literal(str(term), language=term.language)
+            elif term.datatype:
+                pyoxigraph.Literal(str(term), datatype=pyoxigraph.NamedNode(str(term.datatype)))
+    except ValueError as exc:
+        raise CandidateError(f"not a valid RDF term '{_short(term, 80)}': {_short(exc, 120)} / terme RDF invalide",
+                             status=400, where=where) from None
 
 
 # -- reading what people send --------------------------------------------------------------------
@@ -204,66 +475,241 @@ def _refuse_remote_contexts(value, path="$") -> None:
                             "/ contexte JSON-LD distant refusé : donnez-le en ligne", status=400, where=f"{path}.@context")
                     _refuse_remote_contexts(ctx, f"{path}.@context")
             else:
-                _refuse_remote_contexts(item, f"{path}.{key}")
+                _refuse_remote_contexts(item, f"{path}.{_short(key, 40)}")
     elif isinstance(value, list):
         for i, item in enumerate(value):
             _refuse_remote_contexts(item, f"{path}[{i}]")
 
 
+_OTHER_ENCODINGS = ((b"\x00\x00\xfe\xff", "UTF-32"), (b"\xff\xfe\x00\x00", "UTF-32"),
+                    (b"\xfe\xff", "UTF-16"), (b"\xff\xfe", "UTF-16"))
+
+
 def _decode(content: bytes) -> str:
+    """UTF-8 text (a UTF-8 byte-order mark is dropped), without NUL."""
+    for mark, name in _OTHER_ENCODINGS:
+        if content.startswith(mark):
+            raise CandidateError(f"body is {name} (byte-order mark): send UTF-8 / le corps est en {name} : "
+                                 "envoyez de l'UTF-8", status=400, where="byte 0")
+    if content.startswith(b"\xef\xbb\xbf"):
+        content = content[3:]
     try:
-        return content.decode("utf-8")
+        text = content.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise CandidateError(f"body is not UTF-8 (byte {exc.start}) / le corps n'est pas en UTF-8", status=400) from exc
+        line = content.count(b"\n", 0, exc.start) + 1
+        raise CandidateError(f"body is not UTF-8 (byte {exc.start}) / le corps n'est pas en UTF-8", status=400,
+                             where=f"line {line}") from None
+    nul = text.find("\x00")
+    if nul >= 0:
+        raise CandidateError("NUL byte in the body / octet NUL dans le corps", status=400,
+                             where=_line_column(text, nul))
+    return text
 
 
-def _json(text: str):
+def _depth(value, lim: Limits) -> None:
+    """Refuse JSON nested deeper than the limit (iterative: the value may be deep)."""
+    pending = [(value, 0, "$")]
+    while pending:
+        item, depth, path = pending.pop()
+        if isinstance(item, (dict, list)):
+            depth += 1
+            if depth > lim.depth:
+                raise _too_large(f"nested deeper than {lim.depth} levels", f"imbrication de plus de {lim.depth} niveaux",
+                                 lim.depth, "PTCE_KG_CANDIDATE_MAX_DEPTH", _short(path, 80))
+            children = item.items() if isinstance(item, dict) else enumerate(item)
+            pending.extend((child, depth, f"{path}.{key}" if isinstance(item, dict) else f"{path}[{key}]")
+                           for key, child in children)
+
+
+def _json(text: str, lim: Limits | None = None):
+    lim = lim or limits()
     try:
-        return json.loads(text)
+        data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise CandidateError(f"invalid JSON: {exc.msg} / JSON invalide", status=400,
-                             where=f"line {exc.lineno}, column {exc.colno}") from exc
-    except RecursionError as exc:
-        raise CandidateError("JSON nested too deeply / JSON trop imbriqué", status=400) from exc
+                             where=f"line {exc.lineno}, column {exc.colno}") from None
+    except RecursionError:
+        raise _too_large("JSON nested too deeply", "JSON trop imbriqué", lim.depth, "PTCE_KG_CANDIDATE_MAX_DEPTH") from None
+    except ValueError as exc:  # integers of more than 4,300 digits
+        raise CandidateError(f"invalid JSON: {_short(exc, 80)} / JSON invalide (nombre trop grand)", status=400) from None
+    _depth(data, lim)
+    return data
+
+
+# -- YAML: composed without anchors or aliases ---------------------------------------------------
+
+class _YamlGuard(yaml.composer.Composer):
+    """PyYAML's composer, refusing anchors and aliases (a document that has none composes exactly as with
+    yaml.safe_load; one that has some is refused before anything is expanded), and bounding nesting depth,
+    entries per list or mapping and scalar length as it goes."""
+
+    limits: Limits = Limits()
+    _depth = 0
+
+    def _refuse(self, en: str, fr: str, mark, status: int = 400) -> CandidateError:
+        return CandidateError(f"{en} / {fr}", status=status,
+                              where=f"line {mark.line + 1}, column {mark.column + 1}" if mark else None)
+
+    def compose_node(self, parent, index):
+        event = self.peek_event()
+        mark = event.start_mark
+        lim = self.limits
+        if isinstance(event, yaml.AliasEvent):
+            raise self._refuse(f"YAML aliases (*{_short(event.anchor, 40)}) are not accepted",
+                               "les alias YAML ne sont pas acceptés", mark)
+        if getattr(event, "anchor", None) is not None:
+            raise self._refuse(f"YAML anchors (&{_short(event.anchor, 40)}) are not accepted",
+                               "les ancres YAML ne sont pas acceptées", mark)
+        if parent is not None and len(parent.value) >= lim.items:
+            raise self._refuse(f"more than {lim.items} entries (limit PTCE_KG_CANDIDATE_MAX_MEMBERS/PERIMETER)",
+                               f"plus de {lim.items} entrées", mark, 413)
+        if isinstance(event, yaml.ScalarEvent):
+            if len(event.value) > lim.string:
+                raise self._refuse(f"a value longer than {lim.string} characters (limit PTCE_KG_CANDIDATE_MAX_STRING)",
+                                   f"une valeur de plus de {lim.string} caractères", mark, 413)
+            return super().compose_node(parent, index)
+        self._depth += 1
+        try:
+            if self._depth > lim.depth:
+                raise self._refuse(f"nested deeper than {lim.depth} levels (limit PTCE_KG_CANDIDATE_MAX_DEPTH)",
+                                   f"imbrication de plus de {lim.depth} niveaux", mark, 413)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+class SafeCandidateLoader(_YamlGuard, yaml.SafeLoader):
+    """yaml.SafeLoader without anchors or aliases, within the limits (pure Python)."""
+
+    def __init__(self, stream, lim: Limits | None = None):
+        yaml.SafeLoader.__init__(self, stream)
+        self.limits = lim or limits()
+
+
+if getattr(yaml, "CSafeLoader", None) is not None:
+    class FastCandidateLoader(_YamlGuard, yaml.CSafeLoader):
+        """The same composer over libyaml's parser (ten times faster on large documents)."""
+
+        def __init__(self, stream, lim: Limits | None = None):
+            yaml.CSafeLoader.__init__(self, stream)
+            yaml.composer.Composer.__init__(self)
+            self.limits = lim or limits()
+
+    YAML_LOADER = FastCandidateLoader
+else:  # pragma: no cover - PyYAML without libyaml
+    YAML_LOADER = SafeCandidateLoader
+
+
+def _yaml(text: str, lim: Limits, loader=None):
+    reader = (loader or YAML_LOADER)(text, lim)
+    try:
+        return reader.get_single_data()
+    except CandidateError:
+        raise
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else None
+        raise CandidateError(f"invalid YAML: {_short(exc.problem or exc.context or exc)} / YAML invalide",
+                             where=where) from None
+    except yaml.YAMLError as exc:  # ReaderError: a character YAML does not allow
+        raise CandidateError(f"invalid YAML: {_short(exc)} / YAML invalide") from None
+    except (ValueError, TypeError, OverflowError, RecursionError) as exc:  # e.g. a date 2024-13-45
+        raise CandidateError(f"invalid YAML value: {_short(exc, 120)} / valeur YAML invalide") from None
+    finally:
+        reader.dispose()
+
+
+def _plain(value, parts=()):
+    """YAML values as JSON values: dates as ISO 8601 strings, pairs as lists; nothing else is accepted."""
+    if isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            if isinstance(key, (datetime.date, datetime.datetime)):
+                key = key.isoformat()
+            elif isinstance(key, (int, float, bool)) or key is None:
+                key = json.dumps(key)
+            elif not isinstance(key, str):
+                raise CandidateError(f"keys must be strings, not {type(key).__name__} / les clés doivent être des "
+                                     "chaînes", status=422, where=_path(parts))
+            out[key] = _plain(item, (*parts, key))
+        return out
+    if isinstance(value, (list, tuple)):
+        return [_plain(item, (*parts, i)) for i, item in enumerate(value)]
+    if isinstance(value, (datetime.date, datetime.datetime)):
+        return value.isoformat()
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    raise CandidateError(f"unexpected value of type {type(value).__name__} / valeur d'un type inattendu",
+                         status=422, where=_path(parts))
+
+
+# -- RDF -----------------------------------------------------------------------------------------
+
+def _parse_failure(exc: Exception, kind: str) -> CandidateError:
+    where = None
+    if isinstance(getattr(exc, "lines", None), int):  # rdflib's Turtle parser (BadSyntax), 0-based
+        where = f"line {exc.lines + 1}"
+    elif hasattr(exc, "getLineNumber"):  # RDF/XML (SAXParseException)
+        where = f"line {exc.getLineNumber()}, column {exc.getColumnNumber()}"
+    if isinstance(exc, RecursionError):
+        message = "nested too deeply"
+    else:
+        why = getattr(exc, "_why", None) or getattr(exc, "getMessage", lambda: None)() or str(exc)
+        lines = str(why).strip().splitlines()
+        message = _short(lines[0]) if lines else type(exc).__name__
+    return CandidateError(f"{kind} does not parse: {message} / l'entrée ne se lit pas", status=400, where=where)
+
+
+def _rdf(text: str, kind: str, lim: Limits) -> rdflib.Graph:
+    if kind == "json-ld":
+        _refuse_remote_contexts(_json(text, lim))
+    if kind == "xml":
+        if re.search(r"<!DOCTYPE|<!ENTITY", text, re.IGNORECASE):
+            raise CandidateError("RDF/XML with a DOCTYPE or ENTITY declaration is refused / DOCTYPE refusé", status=400)
+        declared = re.match(r"\s*<\?xml[^>]*?encoding\s*=\s*[\"']([^\"']*)", text)
+        if declared and declared.group(1).lower().replace("_", "-") not in ("utf-8", "utf8", "us-ascii", "ascii"):
+            raise CandidateError(f"RDF/XML must be UTF-8, not '{_short(declared.group(1), 40)}' / "
+                                 "le RDF/XML doit être en UTF-8", status=400, where="line 1")
+    sink = _BoundedStore(lim)
+    graph = rdflib.Graph(store=sink)
+    try:
+        graph.parse(data=text, format=kind, publicID=f"{ID}candidate/")
+    except Exception as exc:  # rdflib raises many types; all mean "this input does not parse"
+        if sink.refusal is not None:
+            raise sink.refusal from None
+        if isinstance(exc, CandidateError):
+            raise
+        raise _parse_failure(exc, kind) from None
+    if sink.refusal is not None:  # a parser that swallowed the refusal and went on
+        raise sink.refusal
+    sink.disarm()
+    return graph
 
 
 def read(content: bytes, kind: str, store=None) -> rdflib.Graph:
-    """Parse what a person sent. `kind`: turtle, json-ld, xml, nt, form, form-yaml, or json (sniffed)."""
+    """Parse what a person sent. `kind`: turtle, json-ld, xml, nt, form, form-yaml, or json (sniffed).
+    Returns the candidate's graph, or raises CandidateError (400, 413, 415, 422) — never anything else."""
     if len(content) > MAX_BYTES:
         raise CandidateError(f"input larger than {MAX_BYTES} bytes / entrée trop volumineuse", status=413)
-    text = _decode(content)
+    lim = limits()
+    if kind not in ("turtle", "json-ld", "xml", "nt", "form", "form-yaml", "json"):
+        raise CandidateError(f"unsupported input format '{_short(kind, 40)}' / format non pris en charge", status=415)
+    text = _decode(bytes(content))
+    data = None
     if kind == "json":  # a plain form, or JSON-LD if it speaks JSON-LD
-        data = _json(text)
+        data = _json(text, lim)
         kind = "json-ld" if isinstance(data, (dict, list)) and re.search(r'"@(context|graph|id|type)"', text) else "form"
     if kind == "form":
-        data = _json(text)
+        data = _json(text, lim) if data is None else data
         if not isinstance(data, dict):
             raise CandidateError("the form must be a JSON object / le formulaire doit être un objet JSON", status=422)
         return from_form(data, store)
     if kind == "form-yaml":
-        import yaml
-
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else None
-            raise CandidateError(f"invalid YAML: {getattr(exc, 'problem', exc)} / YAML invalide", where=where) from exc
+        data = _yaml(text, lim)
         if not isinstance(data, dict):
             raise CandidateError("the form must be a mapping / le formulaire doit être un dictionnaire", status=422)
-        return from_form(json.loads(json.dumps(data, default=str)), store)
-    graph = rdflib.Graph()
-    if kind == "json-ld":
-        _refuse_remote_contexts(_json(text))
-    if kind == "xml" and re.search(r"<!DOCTYPE|<!ENTITY", text, re.IGNORECASE):
-        raise CandidateError("RDF/XML with a DOCTYPE or ENTITY declaration is refused / DOCTYPE refusé", status=400)
-    if kind not in ("turtle", "json-ld", "xml", "nt"):
-        raise CandidateError(f"unsupported input format '{kind}' / format non pris en charge", status=415)
-    try:
-        graph.parse(data=text, format=kind, publicID=f"{ID}candidate/")
-    except Exception as exc:  # rdflib raises many types; all mean "this input does not parse"
-        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CandidateError(f"{kind} does not parse: {message} / l'entrée ne se lit pas", status=400) from exc
+        return from_form(_plain(data), store)
+    graph = _rdf(text, kind, lim)
     if not any(graph.subjects(RDF.type, PTCE.PTCE)):
         raise CandidateError("no ptce:PTCE in the input / aucun ptce:PTCE dans l'entrée", status=422)
     return graph

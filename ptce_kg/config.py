@@ -54,6 +54,18 @@ class Settings:
     client_budget_s: float = field(default_factory=lambda: float(os.environ.get("PTCE_KG_CLIENT_BUDGET", "120")))
     workers: int = field(default_factory=lambda: int(os.environ.get("PTCE_KG_WORKERS", "4")))
     max_body_bytes: int = field(default_factory=lambda: int(os.environ.get("PTCE_KG_MAX_BODY", str(1024 * 1024))))
+    # What one eligibility candidate may hold, checked while it is read, before any evaluation
+    # (ptce_kg/candidate.py; README, "Reliability and security").
+    candidate_max_triples: int = field(
+        default_factory=lambda: int(os.environ.get("PTCE_KG_CANDIDATE_MAX_TRIPLES", "5000")))
+    candidate_max_ptce: int = field(default_factory=lambda: int(os.environ.get("PTCE_KG_CANDIDATE_MAX_PTCE", "10")))
+    candidate_max_members: int = field(
+        default_factory=lambda: int(os.environ.get("PTCE_KG_CANDIDATE_MAX_MEMBERS", "200")))
+    candidate_max_perimeter: int = field(
+        default_factory=lambda: int(os.environ.get("PTCE_KG_CANDIDATE_MAX_PERIMETER", "500")))
+    candidate_max_string: int = field(
+        default_factory=lambda: int(os.environ.get("PTCE_KG_CANDIDATE_MAX_STRING", "5000")))
+    candidate_max_depth: int = field(default_factory=lambda: int(os.environ.get("PTCE_KG_CANDIDATE_MAX_DEPTH", "32")))
 
 
 def settings() -> Settings:
