@@ -32,7 +32,7 @@ def schema_org(request: Request, graphs: list[dict]) -> dict:
     """schema.org Dataset for search engines (Google Dataset Search reads it from the home page)."""
     from ptce_kg.export import ALL, read_manifest
 
-    base = str(request.base_url)
+    base = request.app.state.settings.public_url  # PTCE_KG_PUBLIC_URL, never the Host header
     live = request.app.state.live
     folder = live.root.dumps_of(live.root.current_name())
     dumps = [f for f in read_manifest(folder) if f.graph == ALL] if folder else []

@@ -36,6 +36,11 @@ def base_iri(request: Request) -> str:
     return request.app.state.settings.base_iri
 
 
+def public_base(request: Request) -> str:
+    """Where the service is reached (PTCE_KG_PUBLIC_URL, ending in "/"): absolute links never come from Host."""
+    return request.app.state.settings.public_url
+
+
 def local_path(request: Request, iri: str) -> str | None:
     """The path on this server of an IRI of our namespace, or None for an outside IRI."""
     base = base_iri(request)
@@ -231,7 +236,7 @@ def favicon() -> Response:
 
 @router.get("/robots.txt", include_in_schema=False)
 def robots(request: Request) -> PlainTextResponse:
-    return PlainTextResponse(f"User-agent: *\nAllow: /\nDisallow: /sparql?\nSitemap: {request.base_url}sitemap.xml\n")
+    return PlainTextResponse(f"User-agent: *\nAllow: /\nDisallow: /sparql?\nSitemap: {public_base(request)}sitemap.xml\n")
 
 
 @router.get("/sitemap.xml", include_in_schema=False)
@@ -240,15 +245,15 @@ def sitemap(request: Request) -> Response:
     from xml.sax.saxutils import escape
 
     store = request.app.state.live.get_or_none()
-    urls = [str(request.base_url), f"{request.base_url}sparql", f"{request.base_url}catalog",
-            f"{request.base_url}eligibility", f"{request.base_url}def"]
+    site = public_base(request)
+    urls = [site, f"{site}sparql", f"{site}catalog", f"{site}eligibility", f"{site}def"]
     if store is not None:
         rows = store.query("""SELECT DISTINCT ?s WHERE { GRAPH ?g { ?s a ?t }
             VALUES ?g { <https://w3id.org/ptce-kg/graph/registry> <https://w3id.org/ptce-kg/graph/programmes> }
             VALUES ?t { <https://w3id.org/ptce-kg/def#PTCE> <https://w3id.org/ptce-kg/def#Organisation>
                         <https://w3id.org/ptce-kg/def#FundingProgramme> } } ORDER BY ?s""")
         base = base_iri(request)
-        urls += [f"{str(request.base_url).rstrip('/')}/doc/{r['s'].value[len(base):]}" for r in rows
+        urls += [f"{site}doc/{r['s'].value[len(base):]}" for r in rows
                  if r["s"].value.startswith(base)]
     body = ['<?xml version="1.0" encoding="UTF-8"?>',
             '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">']

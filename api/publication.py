@@ -45,7 +45,7 @@ def _manifest(request: Request):
 @router.get("/dumps/", summary="Liste des dumps / list of dumps")
 def dumps_index(request: Request) -> Response:
     _, files = _manifest(request)
-    base = str(request.base_url)
+    base = request.app.state.settings.public_url  # PTCE_KG_PUBLIC_URL, never the Host header
     items = [{"name": f.name, "url": f"{base}dumps/{f.name}", "graph": f.graph, "format": f.format,
               "media_type": f.media_type, "triples": f.triples, "bytes": f.bytes, "sha256": f.sha256} for f in files]
     if negotiation.wants_html(request.headers.get("accept")):
@@ -94,7 +94,7 @@ def _meta_graphs(request: Request) -> list[dict]:
 
 
 def catalog_graph(request: Request, page: int = 1) -> rdflib.Graph:
-    base = str(request.base_url)
+    base = request.app.state.settings.public_url  # PTCE_KG_PUBLIC_URL, never the Host header
     g = rdflib.Graph()
     g.parse(RDF_DIR / "catalog.ttl", format="turtle")
     for prefix, ns in (("dcat", DCAT), ("dct", DCTERMS), ("foaf", FOAF), ("spdx", SPDX), ("prov", PROV),
@@ -234,7 +234,7 @@ def catalog(request: Request, page: int = 1, format: str | None = None) -> Respo
 
 @router.get("/.well-known/void", summary="Description VoID / VoID description")
 def void(request: Request, format: str | None = None) -> Response:
-    base = str(request.base_url)
+    base = request.app.state.settings.public_url  # PTCE_KG_PUBLIC_URL, never the Host header
     store = request.app.state.live.get_or_none()
     g = rdflib.Graph()
     g.bind("void", VOID)

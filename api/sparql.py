@@ -67,7 +67,7 @@ async def _params(request: Request) -> tuple[dict[str, list[str]], str | None]:
 
 
 def service_description(request: Request, accept: str | None, fmt: str | None) -> Response:
-    endpoint = str(request.url.replace(query=""))
+    endpoint = request.app.state.settings.public_url + "sparql"  # PTCE_KG_PUBLIC_URL, never the Host header
     name = negotiation.override(fmt, "graph") or negotiation.choose(accept, negotiation.GRAPH_OFFERS)
     if name is None:
         return _error(406, "Aucun format acceptable.", "Not acceptable.", "Offered: " + ", ".join(negotiation.GRAPH_OFFERS))
@@ -96,7 +96,7 @@ def editor(request: Request) -> HTMLResponse:
         for q in query_files.all_queries()
     ]
     return request.app.state.templates.TemplateResponse(
-        request, "sparql.html", {"examples": examples, "endpoint": str(request.url.replace(query=""))},
+        request, "sparql.html", {"examples": examples, "endpoint": request.app.state.settings.public_url + "sparql"},
         headers={"Vary": "Accept"},
     )
 

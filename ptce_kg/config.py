@@ -66,6 +66,20 @@ class Settings:
     candidate_max_string: int = field(
         default_factory=lambda: int(os.environ.get("PTCE_KG_CANDIDATE_MAX_STRING", "5000")))
     candidate_max_depth: int = field(default_factory=lambda: int(os.environ.get("PTCE_KG_CANDIDATE_MAX_DEPTH", "32")))
+    # Serving (README, "Reliability and security"; api/serving.py): connection limits, which peers may set
+    # X-Forwarded-For/-Proto, and the public base URL every absolute link is built from (never the Host header).
+    header_timeout_s: float = field(default_factory=lambda: float(os.environ.get("PTCE_KG_HEADER_TIMEOUT", "10")))
+    max_connections_per_client: int = field(
+        default_factory=lambda: int(os.environ.get("PTCE_KG_MAX_CONNECTIONS_PER_CLIENT", "64"))
+    )
+    max_connections: int = field(default_factory=lambda: int(os.environ.get("PTCE_KG_MAX_CONNECTIONS", "4096")))
+    trusted_proxies: tuple[str, ...] = field(
+        default_factory=lambda: tuple(s for s in os.environ.get("PTCE_KG_TRUSTED_PROXIES", "").split() if s)
+    )
+    # Ends with "/"; `ptce-kg serve` defaults it to http://HOST:PORT/ of the address it binds.
+    public_url: str = field(
+        default_factory=lambda: (os.environ.get("PTCE_KG_PUBLIC_URL") or "http://127.0.0.1:8000/").rstrip("/") + "/"
+    )
 
 
 def settings() -> Settings:
