@@ -56,23 +56,22 @@ def cmd_export(args) -> int:
 def cmd_serve(args) -> int:
     import logging
 
-    import uvicorn
-
     # Our level first: pyLODE calls logging.basicConfig(level=DEBUG) when imported, which would log every
     # request to the SPARQL back end (and fill a log nobody reads).
     level = getattr(logging, args.log_level.upper(), logging.WARNING)
     logging.basicConfig(level=level)
     if args.store:
         os.environ["PTCE_KG_STORE"] = args.store
+    from api import serving
     from api.app import create_app
 
-    app = create_app()
+    # Connection limits, trusted proxies, public URL, descriptor limit: api/serving.py.
+    cfg = serving.prepare(args.host, args.port)
+    app = create_app(cfg)
     logging.getLogger().setLevel(level)
     logging.getLogger("httpx").setLevel(max(level, logging.WARNING))  # one line per back-end query otherwise
-    _progress(f"ptce-kg: serving on http://{args.host}:{args.port}/  (SPARQL: /sparql)")
-    # Keep idle connections longer than uvicorn's 5 s default: harvesters and load balancers reuse them,
-    # and a server closing a connection as a client reuses it shows as a dropped request.
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, timeout_keep_alive=30)
+    _progress(f"ptce-kg: serving on http://{args.host}:{args.port}/  (SPARQL: /sparql; public URL: {cfg.public_url})")
+    serving.run(app, cfg, host=args.host, port=args.port, log_level=args.log_level)
     return 0
 
 
