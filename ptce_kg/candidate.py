@@ -288,7 +288,7 @@ def from_form(form: dict, store=None) -> rdflib.Graph:
         where = f"members/{i}"
         key = member.get("key") or f"m{i + 1}"
         if key in keys:
-            raise CandidateError(f"duplicate member key '{key}'", status=422, where=where)
+            raise CandidateError(f"duplicate member key '{key}' / clé de membre en double", status=422, where=where)
         target = None
         if member.get("iri"):
             target = rdflib.URIRef(member["iri"])
@@ -352,7 +352,8 @@ def from_form(form: dict, store=None) -> rdflib.Graph:
 # -- RDF: a store that counts while the parser fills it -------------------------------------------
 
 def _curie(term) -> str:
-    for prefix, space in (("ptce:", str(PTCE)), ("org:", str(ORG)), ("rdf:", str(RDF))):
+    for prefix, space in (("ptce:", str(PTCE)), ("org:", str(ORG)), ("rdf:", str(RDF)), ("rdfs:", str(RDFS)),
+                          ("owl:", str(rdflib.OWL))):
         if str(term).startswith(space):
             return prefix + str(term)[len(space):]
     return _short(str(term), 80)
@@ -546,9 +547,12 @@ class _YamlGuard(yaml.composer.Composer):
     limits: Limits = Limits()
     _depth = 0
 
-    def _refuse(self, en: str, fr: str, mark, status: int = 400) -> CandidateError:
-        return CandidateError(f"{en} / {fr}", status=status,
-                              where=f"line {mark.line + 1}, column {mark.column + 1}" if mark else None)
+    @staticmethod
+    def _where(mark) -> str | None:
+        return f"line {mark.line + 1}, column {mark.column + 1}" if mark else None
+
+    def _refuse(self, en: str, fr: str, mark) -> CandidateError:
+        return CandidateError(f"{en} / {fr}", status=400, where=self._where(mark))
 
     def compose_node(self, parent, index):
         event = self.peek_event()
@@ -561,18 +565,19 @@ class _YamlGuard(yaml.composer.Composer):
             raise self._refuse(f"YAML anchors (&{_short(event.anchor, 40)}) are not accepted",
                                "les ancres YAML ne sont pas acceptées", mark)
         if parent is not None and len(parent.value) >= lim.items:
-            raise self._refuse(f"more than {lim.items} entries (limit PTCE_KG_CANDIDATE_MAX_MEMBERS/PERIMETER)",
-                               f"plus de {lim.items} entrées", mark, 413)
+            raise _too_large(f"more than {lim.items} entries", f"plus de {lim.items} entrées", lim.items,
+                             "PTCE_KG_CANDIDATE_MAX_MEMBERS/PERIMETER", self._where(mark))
         if isinstance(event, yaml.ScalarEvent):
             if len(event.value) > lim.string:
-                raise self._refuse(f"a value longer than {lim.string} characters (limit PTCE_KG_CANDIDATE_MAX_STRING)",
-                                   f"une valeur de plus de {lim.string} caractères", mark, 413)
+                raise _too_large(f"a value longer than {lim.string} characters",
+                                 f"une valeur de plus de {lim.string} caractères", lim.string,
+                                 "PTCE_KG_CANDIDATE_MAX_STRING", self._where(mark))
             return super().compose_node(parent, index)
         self._depth += 1
         try:
             if self._depth > lim.depth:
-                raise self._refuse(f"nested deeper than {lim.depth} levels (limit PTCE_KG_CANDIDATE_MAX_DEPTH)",
-                                   f"imbrication de plus de {lim.depth} niveaux", mark, 413)
+                raise _too_large(f"nested deeper than {lim.depth} levels", f"imbrication de plus de {lim.depth} niveaux",
+                                 lim.depth, "PTCE_KG_CANDIDATE_MAX_DEPTH", self._where(mark))
             return super().compose_node(parent, index)
         finally:
             self._depth -= 1
