@@ -16,6 +16,7 @@ from ptce_kg.engine import QueryPool
 from ptce_kg.remote import open_root
 from ptce_kg.store import LiveStore
 
+from . import limits
 from .limits import ClientLimits
 from .i18n import LanguageCookie
 from .security import SecurityHeaders
@@ -29,7 +30,8 @@ DSFR_DIST = NODE_MODULES / "@gouvfr" / "dsfr" / "dist"
 
 def create_app(cfg: Settings | None = None) -> FastAPI:
     cfg = cfg or load_settings()
-    pool = QueryPool(cfg.store, size=cfg.workers, timeout_s=cfg.query_timeout_s)
+    pool = QueryPool(cfg.store, size=cfg.workers, timeout_s=cfg.query_timeout_s, memory_mb=cfg.worker_memory_mb,
+                     federated=bool(cfg.service_allowlist))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -43,13 +45,16 @@ def create_app(cfg: Settings | None = None) -> FastAPI:
     app.state.pool = pool
     app.state.live = LiveStore(open_root(cfg.store))
     app.state.templates = Jinja2Templates(directory=str(HERE / "templates"), context_processors=[i18n.context])
-    app.state.limits = ClientLimits(cfg.client_concurrency, cfg.client_budget_s)
+    # No client may hold every worker: its concurrency stays below the pool size.
+    app.state.limits = ClientLimits(min(cfg.client_concurrency, max(1, cfg.workers - 1)), cfg.client_budget_s)
     app.add_middleware(SecurityHeaders, tiles=cfg.map_tiles)
     app.add_middleware(LanguageCookie)
     # Read requests may come from any web page (YASGUI elsewhere, notebooks in a browser).
     app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "HEAD", "POST", "OPTIONS"],
                        allow_headers=["Accept", "Content-Type"], expose_headers=[
-                           "X-Result-Count", "X-Result-Truncated", "X-Result-Limit", "ETag", "Last-Modified"])
+                           "X-Result-Count", "X-Result-Truncated", "X-Result-Limit", "X-Result-Limit-Bytes",
+                           "X-Query-Limit", "ETag", "Last-Modified"])
+    limits.install(app, cfg.max_body_bytes, cfg.body_timeout_s)  # outermost: bodies are capped before anything
     if YASGUI_BUILD.is_dir():
         app.mount("/assets/yasgui", StaticFiles(directory=str(YASGUI_BUILD)), name="yasgui")
     if DSFR_DIST.is_dir():

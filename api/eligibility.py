@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Literal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel
 
-from ptce_kg import candidate, eligibility, records
+from ptce_kg import candidate, checking, eligibility, records
 
 from . import negotiation
 from .security import authorised
@@ -132,17 +133,11 @@ async def check_candidate(request: Request, rules: RuleSet = "article-9", record
     if kind is None:
         return JSONResponse({"error": "Unsupported media type / type de contenu non pris en charge",
                              "where": "Content-Type"}, status_code=415)
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > candidate.MAX_BYTES:
-        return JSONResponse({"error": f"body larger than {candidate.MAX_BYTES} bytes / corps trop volumineux"},
-                            status_code=413)
-    body = await request.body()
-    store = request.app.state.live.get_or_none()
-    try:
-        graph = candidate.read(body, kind, store)
-    except candidate.CandidateError as exc:
-        return _error(exc)
-    report = await _evaluate(graph, store, _snapshot(request), rules)
+    body = await request.body()  # capped while it streams (api/limits.py)
+    checked = await _run(request, checking.check_content, body, kind, rules, _snapshot(request))
+    if isinstance(checked, Response):
+        return checked
+    report, graph = checked
     if record:
         from starlette.concurrency import run_in_threadpool
 
@@ -156,13 +151,41 @@ async def check_candidate(request: Request, rules: RuleSet = "article-9", record
     return _respond(request, report, request.headers.get("accept"))
 
 
-async def _evaluate(graph, store, snapshot, rules: str = "article-9") -> eligibility.Report:
-    from starlette.concurrency import run_in_threadpool
+async def _run(request: Request, function, *args):
+    """An eligibility check in a confined worker (ptce_kg.checking), within the client's limits: the same
+    timeout, memory limit and per-client budget as queries. Returns the task's value, or a Response."""
+    from ptce_kg.engine import TaskJob
 
-    def work():
-        return eligibility.evaluate(eligibility.complete_from_store(graph, store), snapshot, rules)
-
-    return await run_in_threadpool(work)
+    settings = request.app.state.settings
+    client = request.client.host if request.client else "-"
+    limits = request.app.state.limits
+    wait = limits.acquire(client)
+    if wait is not None:
+        return JSONResponse({"error": "too many checks from this client, retry later / trop de requêtes de ce "
+                                      "client, réessayez plus tard", "where": "client"},
+                            status_code=429, headers={"Retry-After": str(wait)})
+    started = time.monotonic()
+    try:
+        outcome = await request.app.state.pool.run(TaskJob(function, args), client=client)
+    finally:
+        limits.release(client, time.monotonic() - started)
+    if outcome.status == "ok":
+        if isinstance(outcome.value, checking.Refusal):
+            refusal = outcome.value
+            return JSONResponse({"error": refusal.message, "where": refusal.where}, status_code=refusal.status)
+        return outcome.value
+    if outcome.status == "timeout":
+        return JSONResponse({"error": f"check stopped after {settings.query_timeout_s:g} s / vérification "
+                                      f"interrompue après {settings.query_timeout_s:g} s", "where": None},
+                            status_code=503, headers={"Retry-After": "5", "X-Query-Limit": "timeout"})
+    if outcome.status == "memory":
+        return JSONResponse({"error": f"check stopped: over the memory allowed ({settings.worker_memory_mb} MB) / "
+                                      f"vérification interrompue : mémoire permise dépassée", "where": None},
+                            status_code=503, headers={"X-Query-Limit": "memory"})
+    if outcome.status == "unavailable":
+        return JSONResponse({"error": "no graph published yet / aucun graphe publié", "where": None}, status_code=503)
+    return JSONResponse({"error": f"check failed / échec de la vérification: {outcome.message}", "where": None},
+                        status_code=500)
 
 
 @router.get("/eligibility/schema.json", include_in_schema=False)
@@ -215,15 +238,17 @@ async def form_submit(request: Request):
         if one("carrier") == str(i):
             form["carrier"] = member["key"]
     form["members"] = members
-    store = request.app.state.live.get_or_none()
-    try:
-        graph = candidate.from_form(form, store)
-    except candidate.CandidateError as exc:
+    checked = await _run(request, checking.check_form, form, rules, _snapshot(request))
+    if isinstance(checked, JSONResponse) and checked.status_code < 500 and checked.status_code != 429:
+        error = json.loads(checked.body)
         return request.app.state.templates.TemplateResponse(
-            request, "eligibility-form.html", {"schema": candidate.schema(), "rows": range(6), "error": exc,
+            request, "eligibility-form.html", {"schema": candidate.schema(), "rows": range(6),
+                                               "error": error["error"],
                                                "submitted": json.dumps(form, ensure_ascii=False, indent=1)},
-            status_code=exc.status)
-    report = await _evaluate(graph, store, _snapshot(request), rules)
+            status_code=checked.status_code)
+    if isinstance(checked, Response):
+        return checked
+    report, _ = checked
     return request.app.state.templates.TemplateResponse(request, "eligibility-report.html", {"report": report.as_dict()})
 
 
@@ -236,8 +261,7 @@ async def check_known(request: Request, ptce_id: str,
     if store is None or not ptce_id.replace("-", "").isalnum() or not bool(store.query(
             f"ASK {{ <{iri}> a <https://w3id.org/ptce-kg/def#PTCE> }}", use_default_graph_as_union=True)):
         return JSONResponse({"error": f"no PTCE '{ptce_id}' in the graph / PTCE inconnu"}, status_code=404)
-    from starlette.concurrency import run_in_threadpool
-
-    snapshot = _snapshot(request)
-    report = await run_in_threadpool(lambda: eligibility.evaluate(eligibility.ptce_graph(store, iri), snapshot, rules))
+    report = await _run(request, checking.check_known, iri, rules, _snapshot(request))
+    if isinstance(report, Response):
+        return report
     return _respond(request, report, request.headers.get("accept"))

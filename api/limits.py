@@ -6,10 +6,13 @@ Clients are told apart by their address (behind a proxy, give each its own addre
 
 from __future__ import annotations
 
+import asyncio
 import math
 import threading
 import time
 from collections import defaultdict, deque
+
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 WINDOW_S = 60.0
 
@@ -44,3 +47,80 @@ class ClientLimits:
         with self._lock:
             self._running[client] = max(0, self._running[client] - 1)
             self._spent[client].append((time.monotonic(), seconds))
+
+
+# -- request bodies: capped while they stream, on every route -------------------------------------
+
+class BodyTooLarge(Exception):
+    """The request body is over PTCE_KG_MAX_BODY (declared or counted while it streams)."""
+
+
+class BodyTimeout(Exception):
+    """The client did not send its body within PTCE_KG_BODY_TIMEOUT seconds."""
+
+
+def _plain(status: int, en: str, fr: str, path: str = "") -> Response:
+    """Plain text, or the eligibility API's JSON error body on its routes."""
+    if path.startswith("/eligibility") and path != "/eligibility/form":
+        return JSONResponse({"error": f"{en} / {fr}", "where": "body"}, status_code=status,
+                            headers={"Connection": "close"})
+    return PlainTextResponse(f"{en}\n{fr}\n", status_code=status, headers={"Connection": "close"})
+
+
+class BodyLimit:
+    """ASGI middleware: a body over the cap is refused as it arrives (413), never buffered whole; a body that
+    does not arrive within the timeout gets 408. Applies to every route, so no handler can forget it.
+
+    A declared Content-Length over the cap is refused before a byte is read; a chunked body is counted chunk
+    by chunk and the handler reading it gets BodyTooLarge (answered 413 by `install`'s handler)."""
+
+    def __init__(self, app, max_bytes: int, timeout_s: float):
+        self.app, self.max_bytes, self.timeout_s = app, max_bytes, timeout_s
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and (not declared.strip().isdigit() or int(declared) > self.max_bytes):
+            status = 413 if declared.strip().isdigit() else 400
+            response = _plain(status, f"Request body larger than {self.max_bytes} bytes."
+                              if status == 413 else "Invalid Content-Length.",
+                              f"Corps de requête supérieur à {self.max_bytes} octets."
+                              if status == 413 else "Content-Length invalide.", scope.get("path", ""))
+            return await response(scope, receive, send)
+        received = 0
+        complete = False
+        deadline = time.monotonic() + self.timeout_s
+
+        async def limited():
+            nonlocal received, complete
+            if complete:  # after the body: the server's disconnect notices, no limit
+                return await receive()
+            try:
+                message = await asyncio.wait_for(receive(), max(0.01, deadline - time.monotonic()))
+            except asyncio.TimeoutError:
+                raise BodyTimeout() from None
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise BodyTooLarge()
+                complete = not message.get("more_body", False)
+            return message
+
+        await self.app(scope, limited, send)
+
+
+def install(app, max_bytes: int, timeout_s: float) -> None:
+    """The body limit and the answers to its two exceptions."""
+
+    async def too_large(request, exc):
+        return _plain(413, f"Request body larger than {max_bytes} bytes.",
+                      f"Corps de requête supérieur à {max_bytes} octets.", request.url.path)
+
+    async def too_slow(request, exc):
+        return _plain(408, f"Request body not received within {timeout_s:g} s.",
+                      f"Corps de requête non reçu en {timeout_s:g} s.", request.url.path)
+
+    app.add_exception_handler(BodyTooLarge, too_large)
+    app.add_exception_handler(BodyTimeout, too_slow)
+    app.add_middleware(BodyLimit, max_bytes=max_bytes, timeout_s=timeout_s)

@@ -17,10 +17,11 @@ from urllib.parse import parse_qsl
 import pyoxigraph
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from ptce_kg import queries as query_files
 from ptce_kg.engine import GRAPH_FORMATS, QueryJob
-from ptce_kg.sparql_guard import MAX_NESTING, analyse, looks_like_update, nesting_depth, refused_services
+from ptce_kg.sparql_guard import QueryRefused, check_query
 
 from . import negotiation
 from .security import authorised
@@ -42,13 +43,7 @@ async def _params(request: Request) -> tuple[dict[str, list[str]], str | None]:
         params.setdefault(key, []).append(value)
     if request.method != "POST":
         return params, None
-    settings = request.app.state.settings
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > settings.max_body_bytes:
-        return params, "body too large"
-    body = await request.body()
-    if len(body) > settings.max_body_bytes:
-        return params, "body too large"
+    body = await request.body()  # capped while it streams (api/limits.py BodyLimit): BodyTooLarge -> 413
     ctype = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
     try:
         text = body.decode("utf-8")
@@ -132,20 +127,30 @@ async def sparql(request: Request) -> Response:
     if len(params["query"]) != 1:
         return _error(400, "Un seul paramètre query est permis.", "Exactly one query parameter is allowed.")
     text = params["query"][0]
-    if nesting_depth(text) > MAX_NESTING:
-        return _error(400, f"Requête trop imbriquée (plus de {MAX_NESTING} niveaux).",
-                      f"Query nested too deeply (over {MAX_NESTING} levels).")
+    client = request.client.host if request.client else "-"
+    wait = request.app.state.limits.acquire(client)
+    if wait is not None:
+        return _error(429, "Trop de requêtes de ce client : réessayez plus tard.",
+                      "Too many queries from this client: retry later.",
+                      f"Limits per client: {request.app.state.limits.concurrency} at once, "
+                      f"{settings.client_budget_s:g} s of query time per minute.", headers={"Retry-After": str(wait)})
+    started = time.monotonic()
+    try:
+        return await _query(request, params, text, accept, fmt, client)
+    finally:
+        request.app.state.limits.release(client, time.monotonic() - started)
 
-    if looks_like_update(text):
-        return _error(403, "Le point d'accès est en lecture seule : les mises à jour (INSERT, DELETE, LOAD, CLEAR, "
-                           "DROP…) sont refusées dans une requête.",
-                      "The endpoint is read-only: updates (INSERT, DELETE, LOAD, CLEAR, DROP…) are refused as queries.")
-    analysis = analyse(text)
-    refused = refused_services(analysis, settings.service_allowlist)
-    if refused:
-        return _error(403, "SERVICE refusé : ce point d'accès distant n'est pas dans la liste d'autorisation.",
-                      "SERVICE refused: that remote endpoint is not on the allow-list.",
-                      "Endpoints: " + ", ".join(refused))
+
+async def _query(request: Request, params: dict, text: str, accept: str | None, fmt: str | None,
+                 client: str) -> Response:
+    settings = request.app.state.settings
+    try:
+        # Off the event loop: reading a large query takes milliseconds that other clients should not wait.
+        analysis = await run_in_threadpool(
+            check_query, text, settings.service_allowlist, max_bytes=settings.max_query_bytes,
+            max_nesting=settings.max_nesting, max_operators=settings.max_operators)
+    except QueryRefused as refused:
+        return _error(refused.status, refused.fr, refused.en, refused.detail)
 
     if fmt:
         results_format = negotiation.override(fmt, "results")
@@ -168,30 +173,29 @@ async def sparql(request: Request) -> Response:
         # every back end gets the same dataset and none fetches anything), else the union of the graphs.
         union_default_graph=not analysis.has_dataset_clause,
         default_graphs=params.get("default-graph-uri") or (
-            analysis.from_graphs if analysis.has_dataset_clause and not analysis.unparsed else None),
+            analysis.from_graphs if analysis.has_dataset_clause else None),
         named_graphs=params.get("named-graph-uri") or (
-            analysis.from_named if analysis.has_dataset_clause and not analysis.unparsed else None),
+            analysis.from_named if analysis.has_dataset_clause else None),
         max_rows=settings.max_rows,
+        max_bytes=settings.max_result_bytes,
     )
-    client = request.client.host if request.client else "-"
-    wait = request.app.state.limits.acquire(client)
-    if wait is not None:
-        return _error(429, "Trop de requêtes de ce client : réessayez plus tard.",
-                      "Too many queries from this client: retry later.",
-                      f"Limits per client: {settings.client_concurrency} at once, "
-                      f"{settings.client_budget_s:g} s of query time per minute.", headers={"Retry-After": str(wait)})
-    started = time.monotonic()
-    try:
-        outcome = await request.app.state.pool.run(job)
-    finally:
-        request.app.state.limits.release(client, time.monotonic() - started)
+    outcome = await request.app.state.pool.run(job, client=client)
+    return _answer(outcome, settings)
+
+
+def _answer(outcome, settings) -> Response:
     if outcome.status == "ok":
         headers = {"Vary": "Accept", "X-Result-Count": str(outcome.rows)}
-        if outcome.truncated:
+        if outcome.truncated_by == "rows":
             headers["X-Result-Truncated"] = "true"
             headers["X-Result-Limit"] = str(settings.max_rows)
             headers["Warning"] = (f'199 ptce-kg "results truncated to {settings.max_rows} rows; '
                                   'page with ORDER BY, LIMIT and OFFSET"')
+        elif outcome.truncated_by == "bytes":
+            headers["X-Result-Truncated"] = "true"
+            headers["X-Result-Limit-Bytes"] = str(settings.max_result_bytes)
+            headers["Warning"] = (f'199 ptce-kg "results truncated to {outcome.rows} rows: their values exceed '
+                                  f'{settings.max_result_bytes} bytes; page with ORDER BY, LIMIT and OFFSET"')
         return Response(outcome.body, media_type=outcome.media_type, headers=headers)
     if outcome.status == "syntax":
         return _error(400, "Requête SPARQL mal formée.", "Malformed SPARQL query.", outcome.message)
@@ -202,7 +206,16 @@ async def sparql(request: Request) -> Response:
     if outcome.status == "timeout":
         return _error(503, f"Requête interrompue après {settings.query_timeout_s:g} s.",
                       f"Query stopped after {settings.query_timeout_s:g} s (server timeout).", outcome.message,
-                      headers={"Retry-After": "5"})
+                      headers={"Retry-After": "5", "X-Query-Limit": "timeout"})
+    if outcome.status == "memory":
+        return _error(503, f"Requête interrompue : elle dépassait la mémoire permise ({settings.worker_memory_mb} Mo).",
+                      f"Query stopped: it exceeded the memory allowed ({settings.worker_memory_mb} MB).",
+                      outcome.message, headers={"X-Query-Limit": "memory"})
+    if outcome.status == "too_large":
+        return _error(413, f"Résultat trop volumineux : une seule ligne dépasse {settings.max_result_bytes} octets.",
+                      f"Result too large: a single row exceeds {settings.max_result_bytes} bytes.",
+                      outcome.message, headers={"X-Query-Limit": "result-bytes",
+                                                "X-Result-Limit-Bytes": str(settings.max_result_bytes)})
     if outcome.status == "unavailable":
         return _error(503, "Aucun graphe publié.", "No graph published yet.", outcome.message)
     return _error(500, "Erreur d'évaluation.", "Query evaluation failed.", outcome.message)

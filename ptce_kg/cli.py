@@ -149,7 +149,7 @@ def cmd_check(args) -> int:
     """Exit 0 eligible, 1 not eligible (or not enough information), 2 invalid input."""
     from pathlib import Path
 
-    from . import candidate, eligibility
+    from . import candidate, checking
     from .config import settings
     from .errors import StoreError
     from .remote import open_root
@@ -167,12 +167,15 @@ def cmd_check(args) -> int:
         _progress("ptce-kg: no published graph: members and territories are checked as given only")
     try:
         content = sys.stdin.buffer.read() if args.file == "-" else path.read_bytes()
-        graph = candidate.read(content, kind, store)
-    except (candidate.CandidateError, OSError) as exc:
+    except OSError as exc:
         print(f"ptce-kg: {path.name}: {exc}", file=sys.stderr)
         return 2
     snapshot = root.current_name() if store is not None else None
-    result = eligibility.evaluate(eligibility.complete_from_store(graph, store), snapshot, args.rules)
+    checked = checking.check_content(store, content, kind, args.rules, snapshot)
+    if isinstance(checked, checking.Refusal):
+        print(f"ptce-kg: {path.name}: {checked.message}", file=sys.stderr)
+        return 2
+    result, graph = checked
     if args.record:
         from .records import record
 

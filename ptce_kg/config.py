@@ -50,10 +50,22 @@ class Settings:
             s for s in os.environ.get("PTCE_KG_SERVICE_ALLOWLIST", "").split() if s
         )
     )
-    client_concurrency: int = field(default_factory=lambda: int(os.environ.get("PTCE_KG_CLIENT_CONCURRENCY", "4")))
-    client_budget_s: float = field(default_factory=lambda: float(os.environ.get("PTCE_KG_CLIENT_BUDGET", "120")))
     workers: int = field(default_factory=lambda: int(os.environ.get("PTCE_KG_WORKERS", "4")))
+    # Per client: queries at once (kept below the pool size, so that no client holds every worker; default
+    # half the workers) and seconds of query time per minute.
+    client_concurrency: int = field(default_factory=lambda: int(
+        os.environ.get("PTCE_KG_CLIENT_CONCURRENCY") or max(1, int(os.environ.get("PTCE_KG_WORKERS", "4")) // 2)))
+    client_budget_s: float = field(default_factory=lambda: float(os.environ.get("PTCE_KG_CLIENT_BUDGET", "120")))
     max_body_bytes: int = field(default_factory=lambda: int(os.environ.get("PTCE_KG_MAX_BODY", str(1024 * 1024))))
+    # Seconds a client may take to send a request body (between two chunks, and in all).
+    body_timeout_s: float = field(default_factory=lambda: float(os.environ.get("PTCE_KG_BODY_TIMEOUT", "30")))
+    # What one query may be (ptce_kg/sparql_guard.py) and what one worker may use (ptce_kg/sandbox.py).
+    max_query_bytes: int = field(default_factory=lambda: int(os.environ.get("PTCE_KG_MAX_QUERY", str(256 * 1024))))
+    max_nesting: int = field(default_factory=lambda: int(os.environ.get("PTCE_KG_MAX_NESTING", "100")))
+    max_operators: int = field(default_factory=lambda: int(os.environ.get("PTCE_KG_MAX_OPERATORS", "2000")))
+    worker_memory_mb: int = field(default_factory=lambda: int(os.environ.get("PTCE_KG_WORKER_MEMORY_MB", "1024")))
+    max_result_bytes: int = field(
+        default_factory=lambda: int(os.environ.get("PTCE_KG_MAX_RESULT_BYTES", str(32 * 1024 * 1024))))
     # What one eligibility candidate may hold, checked while it is read, before any evaluation
     # (ptce_kg/candidate.py; README, "Reliability and security").
     candidate_max_triples: int = field(

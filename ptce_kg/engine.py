@@ -15,6 +15,7 @@ import io
 import multiprocessing as mp
 import threading
 import time
+from collections import OrderedDict, deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -47,18 +48,29 @@ class QueryJob:
     default_graphs: list[str] | None = None
     named_graphs: list[str] | None = None
     max_rows: int = 10_000
+    max_bytes: int = 32 * 1024 * 1024  # the values of the rows or triples kept, in bytes
+
+
+@dataclass
+class TaskJob:
+    """Other work from outside that must run confined (an eligibility check): `function(store, *args)`,
+    a module-level function, whose return value is sent back as the outcome's `value`."""
+    function: object
+    args: tuple = ()
 
 
 @dataclass
 class QueryOutcome:
-    status: str  # ok | syntax | not_acceptable | unavailable | error | timeout
-    kind: str = ""  # solutions | boolean | graph
+    status: str  # ok | syntax | not_acceptable | unavailable | error | timeout | memory | too_large | crashed
+    kind: str = ""  # solutions | boolean | graph | task
     media_type: str = ""
     body: bytes = b""
     truncated: bool = False
     rows: int = 0
     message: str = ""
     seconds: float = 0.0
+    truncated_by: str = ""  # rows | bytes
+    value: object = None  # a TaskJob's result
 
 
 def _to_rdflib(term):
@@ -77,19 +89,46 @@ def _to_rdflib(term):
     return rdflib.Literal(str(term))  # RDF-star triple terms: shown as text
 
 
-def _capped_solutions(solutions: pyoxigraph.QuerySolutions, name: str, max_rows: int) -> tuple[bytes, int, bool]:
-    """Serialize at most max_rows solutions (rdflib writes SPARQL JSON, pyoxigraph the other formats)."""
+def _term_bytes(term) -> int:
+    if term is None:
+        return 0
+    if isinstance(term, pyoxigraph.Literal):
+        return len(term.value.encode("utf-8", "surrogatepass")) + len(term.datatype.value) + 8
+    if isinstance(term, (pyoxigraph.Triple, pyoxigraph.Quad)):
+        return _term_bytes(term.subject) + _term_bytes(term.predicate) + _term_bytes(term.object)
+    return len(term.value.encode("utf-8", "surrogatepass")) + 8
+
+
+class _Cap:
+    """Rows (or triples) kept under a count and a byte budget; says which one stopped them."""
+
+    def __init__(self, max_rows: int, max_bytes: int):
+        self.max_rows, self.max_bytes = max_rows, max_bytes
+        self.kept: list = []
+        self.bytes = 0
+        self.truncated_by = ""
+
+    def take(self, items, size) -> list:
+        for item in items:
+            if len(self.kept) == self.max_rows:
+                self.truncated_by = "rows"
+                break
+            cost = size(item)
+            if self.bytes + cost > self.max_bytes:
+                self.truncated_by = "bytes"
+                break
+            self.bytes += cost
+            self.kept.append(item)
+        return self.kept
+
+
+def _capped_solutions(solutions: pyoxigraph.QuerySolutions, name: str, cap: _Cap) -> bytes:
+    """Serialize the solutions the cap keeps (rdflib writes SPARQL JSON, pyoxigraph the other formats)."""
     import rdflib
     from rdflib.query import Result
 
     variables = [v.value for v in solutions.variables]
-    rows = []
-    truncated = False
-    for solution in solutions:
-        if len(rows) == max_rows:
-            truncated = True
-            break
-        rows.append(solution)
+    rows = cap.take(solutions, lambda s: sum(_term_bytes(s[v]) for v in variables) + 2)
     result = Result("SELECT")
     result.vars = [rdflib.Variable(v) for v in variables]
     result.bindings = [
@@ -99,9 +138,9 @@ def _capped_solutions(solutions: pyoxigraph.QuerySolutions, name: str, max_rows:
     if isinstance(json_bytes, str):
         json_bytes = json_bytes.encode("utf-8")
     if name == "json":
-        return json_bytes, len(rows), truncated
+        return json_bytes
     reparsed = pyoxigraph.parse_query_results(json_bytes, format=QueryResultsFormat.JSON)
-    return reparsed.serialize(format=RESULT_FORMATS[name][1]), len(rows), truncated
+    return reparsed.serialize(format=RESULT_FORMATS[name][1])
 
 
 def _boolean(value: bool, name: str) -> bytes:
@@ -111,21 +150,15 @@ def _boolean(value: bool, name: str) -> bytes:
     return parsed.serialize(format=RESULT_FORMATS[name][1])
 
 
-def _graph(triples, name: str, max_rows: int) -> tuple[bytes, int, bool]:
-    kept = []
-    truncated = False
-    for triple in triples:
-        if len(kept) == max_rows:
-            truncated = True
-            break
-        kept.append(triple)
+def _graph(triples, name: str, cap: _Cap) -> bytes:
+    kept = cap.take(triples, _term_bytes)
     buffer = io.BytesIO()
     fmt = GRAPH_FORMATS[name][1]
     if fmt in (RdfFormat.TURTLE, RdfFormat.RDF_XML):
         pyoxigraph.serialize(kept, buffer, format=fmt, prefixes=PREFIXES)
     else:
         pyoxigraph.serialize(kept, buffer, format=fmt)
-    return buffer.getvalue(), len(kept), truncated
+    return buffer.getvalue()
 
 
 def execute(store: pyoxigraph.Store, job: QueryJob) -> QueryOutcome:
@@ -147,29 +180,83 @@ def execute(store: pyoxigraph.Store, job: QueryJob) -> QueryOutcome:
         elif isinstance(result, pyoxigraph.QuerySolutions):
             if job.results_format is None:
                 return QueryOutcome("not_acceptable", "solutions")
-            body, rows, truncated = _capped_solutions(result, job.results_format, job.max_rows)
-            outcome = QueryOutcome("ok", "solutions", RESULT_FORMATS[job.results_format][0], body, truncated, rows)
+            cap = _Cap(job.max_rows, job.max_bytes)
+            body = _capped_solutions(result, job.results_format, cap)
+            outcome = QueryOutcome("ok", "solutions", RESULT_FORMATS[job.results_format][0], body,
+                                   bool(cap.truncated_by), len(cap.kept), truncated_by=cap.truncated_by)
         else:
             if job.graph_format is None:
                 return QueryOutcome("not_acceptable", "graph")
-            body, rows, truncated = _graph(result, job.graph_format, job.max_rows)
-            outcome = QueryOutcome("ok", "graph", GRAPH_FORMATS[job.graph_format][0], body, truncated, rows)
+            cap = _Cap(job.max_rows, job.max_bytes)
+            body = _graph(result, job.graph_format, cap)
+            outcome = QueryOutcome("ok", "graph", GRAPH_FORMATS[job.graph_format][0], body,
+                                   bool(cap.truncated_by), len(cap.kept), truncated_by=cap.truncated_by)
     except SyntaxError as exc:
         return QueryOutcome("syntax", message=str(exc))
     except OSError as exc:  # evaluation errors (e.g. a SERVICE call that failed)
         return QueryOutcome("error", message=str(exc))
+    if outcome.truncated_by == "bytes" and outcome.rows == 0:
+        return QueryOutcome("too_large", outcome.kind, message=f"a single result is over {job.max_bytes} bytes")
     outcome.seconds = time.monotonic() - started
     return outcome
 
 
 # -- worker processes -------------------------------------------------------------------------------
 
-def _worker_main(conn, store_path: str) -> None:
+def _handle(root, state: dict, job) -> QueryOutcome:
     from .errors import StoreError
-    from .remote import open_root
+
+    try:
+        current = root.current_name()
+        if state.get("store") is None or current != state.get("name"):
+            state["store"], state["name"] = None, None  # let the old build go before opening the new one
+            state["store"], state["name"] = root.open_read(), current
+        if isinstance(job, TaskJob):
+            started = time.monotonic()
+            value = job.function(state["store"], *job.args)
+            return QueryOutcome("ok", "task", value=value, seconds=time.monotonic() - started)
+        return execute(state["store"], job)
+    except StoreError as exc:
+        return QueryOutcome("unavailable", message=str(exc))
+    except MemoryError:
+        return QueryOutcome("memory", message="the worker's memory limit was reached")
+    except RecursionError:
+        return QueryOutcome("error", message="nested too deeply")
+    except Exception as exc:  # report, keep the worker alive
+        outcome = QueryOutcome("error", message=f"{type(exc).__name__}: {exc}")
+        if isinstance(job, TaskJob):
+            outcome.value = exc if _picklable(exc) else None
+        return outcome
+
+
+def _picklable(value) -> bool:
+    import pickle
+
+    try:
+        pickle.dumps(value)
+        return True
+    except Exception:
+        return False
+
+
+def _worker_main(conn, store_path: str, memory_mb: int | None, federated: bool = False) -> None:
+    from .errors import StoreError
+    from .remote import RemoteRoot, open_root
+    from .sandbox import confine_network, deep_stack_executor, limit_memory
 
     root = open_root(store_path)
-    store, name = None, None
+    state: dict = {}
+    try:  # open the published build before the memory limit, so the limit counts from there
+        state["store"], state["name"] = root.open_read(), root.current_name()
+        state["store"].query("ASK { ?s ?p ?o }")
+    except StoreError:
+        pass
+    allowed = ()
+    if isinstance(root, RemoteRoot):
+        allowed = (root.endpoint.query, root.endpoint.update, root.endpoint.gsp)
+    confine_network(allowed, federated)  # first: every thread started from here on is confined too
+    executor = deep_stack_executor()
+    limit_memory(memory_mb)  # last: the limit counts the open store and the evaluation thread's stack
     while True:
         try:
             job = conn.recv()
@@ -177,16 +264,11 @@ def _worker_main(conn, store_path: str) -> None:
             return
         if job is None:
             return
+        outcome = executor.submit(_handle, root, state, job).result()
         try:
-            current = root.current_name()
-            if store is None or current != name:
-                store, name = root.open_read(), current
-            outcome = execute(store, job)
-        except StoreError as exc:
-            outcome = QueryOutcome("unavailable", message=str(exc))
-        except Exception as exc:  # report, keep the worker alive
-            outcome = QueryOutcome("error", message=f"{type(exc).__name__}: {exc}")
-        conn.send(outcome)
+            conn.send(outcome)
+        except MemoryError:
+            conn.send(QueryOutcome("memory", message="the worker's memory limit was reached"))
 
 
 @dataclass
@@ -196,23 +278,37 @@ class _Worker:
     jobs: int = field(default=0)
 
 
-class QueryPool:
-    """A few worker processes over the published store; each query gets one worker or waits."""
+# How a worker that died is reported: an aborted allocation (Rust aborts on out-of-memory) or a kill by the
+# kernel's OOM killer is the memory limit; anything else is a crash.
+_MEMORY_EXITS = {-6, -9}
 
-    def __init__(self, store_path: str, size: int = 4, timeout_s: float = 30.0):
+
+class QueryPool:
+    """A few confined worker processes over the published store (`ptce_kg.sandbox`).
+
+    Each job gets one worker or waits in a fair queue: waiting clients are served in turn (round robin), so a
+    client with many queued jobs does not delay the others; the service also keeps each client's concurrency
+    below the pool size (api/limits.py)."""
+
+    def __init__(self, store_path: str, size: int = 4, timeout_s: float = 30.0, memory_mb: int | None = 1024,
+                 federated: bool = False):
         self.store_path = str(store_path)
+        self.federated = federated  # SERVICE endpoints allow-listed: the workers keep network access
         self.size = max(1, size)
         self.timeout_s = timeout_s
+        self.memory_mb = memory_mb
         self._ctx = mp.get_context("spawn")  # never fork a process that runs threads
-        self._idle: asyncio.Queue | None = None
+        self._idle: list[_Worker] | None = None
+        self._waiting: OrderedDict[str, deque] = OrderedDict()
         self._threads = ThreadPoolExecutor(max_workers=self.size * 2, thread_name_prefix="ptce-kg-query")
         self._all: set = set()
         self._lock = threading.Lock()
+        self._starting: asyncio.Lock | None = None
 
     def _spawn(self) -> _Worker:
         parent, child = self._ctx.Pipe()
-        process = self._ctx.Process(target=_worker_main, args=(child, self.store_path), daemon=True,
-                                    name="ptce-kg-query-worker")
+        process = self._ctx.Process(target=_worker_main, args=(child, self.store_path, self.memory_mb, self.federated),
+                                    daemon=True, name="ptce-kg-query-worker")
         process.start()
         child.close()
         worker = _Worker(process, parent)
@@ -220,29 +316,73 @@ class QueryPool:
             self._all.add(worker.process)
         return worker
 
-    def _retire(self, worker: _Worker) -> None:
+    def _retire(self, worker: _Worker) -> int | None:
         worker.process.kill()
         worker.process.join(timeout=5)
         with self._lock:
             self._all.discard(worker.process)
+        return worker.process.exitcode
 
     async def start(self) -> None:
-        if self._idle is None:
-            self._idle = asyncio.Queue()
-            loop = asyncio.get_running_loop()
-            workers = await asyncio.gather(*[loop.run_in_executor(self._threads, self._spawn)
-                                             for _ in range(self.size)])
-            for worker in workers:
-                self._idle.put_nowait(worker)
+        if self._idle is not None:
+            return
+        if self._starting is None:
+            self._starting = asyncio.Lock()
+        async with self._starting:
+            if self._idle is None:
+                loop = asyncio.get_running_loop()
+                workers = await asyncio.gather(*[loop.run_in_executor(self._threads, self._spawn)
+                                                 for _ in range(self.size)])
+                self._idle = list(workers)
 
-    async def run(self, job: QueryJob, timeout_s: float | None = None) -> QueryOutcome:
+    # -- the fair queue --------------------------------------------------------------------------
+
+    def _release(self, worker: _Worker) -> None:
+        """Give a free worker to the next waiting client in turn, or keep it idle."""
+        while self._waiting:
+            client, queue = next(iter(self._waiting.items()))
+            future = queue.popleft()
+            if queue:
+                self._waiting.move_to_end(client)
+            else:
+                del self._waiting[client]
+            if not future.done():
+                future.set_result(worker)
+                return
+        self._idle.append(worker)
+
+    async def _acquire(self, client: str, timeout: float) -> _Worker | None:
+        if self._idle and not self._waiting:
+            return self._idle.pop()
+        future = asyncio.get_running_loop().create_future()
+        self._waiting.setdefault(client, deque()).append(future)
+        done, _ = await asyncio.wait({future}, timeout=timeout)
+        if done:
+            return future.result()
+        future.cancel()
+        queue = self._waiting.get(client)
+        if queue is not None:
+            try:
+                queue.remove(future)
+            except ValueError:
+                pass
+            if not queue:
+                del self._waiting[client]
+        return None
+
+    async def _replace(self, worker: _Worker) -> int | None:
+        loop = asyncio.get_running_loop()
+        exitcode = self._retire(worker)
+        self._release(await loop.run_in_executor(self._threads, self._spawn))
+        return exitcode
+
+    async def run(self, job, timeout_s: float | None = None, client: str = "-") -> QueryOutcome:
         await self.start()
         timeout = self.timeout_s if timeout_s is None else timeout_s
         started = time.monotonic()
         loop = asyncio.get_running_loop()
-        try:
-            worker = await asyncio.wait_for(self._idle.get(), timeout)
-        except asyncio.TimeoutError:
+        worker = await self._acquire(client, timeout)
+        if worker is None:
             return QueryOutcome("timeout", message=f"no worker free within {timeout:g} s", seconds=timeout)
         remaining = max(0.0, timeout - (time.monotonic() - started))
         try:
@@ -250,15 +390,18 @@ class QueryPool:
             ready = await loop.run_in_executor(self._threads, worker.conn.poll, remaining)
             if ready:
                 outcome = await loop.run_in_executor(self._threads, worker.conn.recv)
-                self._idle.put_nowait(worker)
+                if outcome.status == "memory":
+                    await self._replace(worker)  # after a MemoryError its state is not to be trusted
+                else:
+                    self._release(worker)
                 return outcome
         except (EOFError, BrokenPipeError, OSError) as exc:
-            self._retire(worker)
-            self._idle.put_nowait(await loop.run_in_executor(self._threads, self._spawn))
-            return QueryOutcome("error", message=f"query worker failed: {exc!r}")
+            exitcode = await self._replace(worker)
+            if exitcode in _MEMORY_EXITS:
+                return QueryOutcome("memory", message=f"the worker's memory limit ({self.memory_mb} MB) was reached")
+            return QueryOutcome("crashed", message=f"query worker failed (exit {exitcode}): {exc!r}")
         # Timed out: stop the work itself, then replace the worker.
-        self._retire(worker)
-        self._idle.put_nowait(await loop.run_in_executor(self._threads, self._spawn))
+        await self._replace(worker)
         return QueryOutcome("timeout", message=f"query stopped after {timeout:g} s",
                             seconds=time.monotonic() - started)
 

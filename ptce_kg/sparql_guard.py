@@ -1,125 +1,290 @@
-"""What a SPARQL request asks for, decided before the engine sees it.
+"""What a SPARQL request asks for, decided from its tokens before any engine sees it.
 
-Oxigraph (pyoxigraph) follows `SERVICE` and `LOAD` over HTTP, and its "default graph as union"
-option silently replaces a query's own `FROM` clauses. The endpoint therefore inspects each request
-first: is it an update, which SERVICE endpoints does it call, does it declare its own dataset.
+Oxigraph (pyoxigraph) follows `SERVICE` over HTTP, and its "default graph as union" option silently
+replaces a query's own `FROM` clauses. The endpoint therefore reads each request first: is it an update,
+which SERVICE endpoints does it call, does it declare its own dataset, and is it small and shallow enough
+for the engine's recursive parser and evaluator.
 
-A cheap lexical test decides most requests (most queries never mention SERVICE or FROM); rdflib's
-SPARQL parser settles the others. Whatever cannot be settled is refused: refusing a query is safe,
-calling out is not.
+One reading decides: a tokenizer that follows the terminals of the SPARQL 1.1 grammar (§19.8: IRIREF,
+prefixed names, variables, the four string forms, numbers, comments) — never a regular expression over the
+raw text, which misses keywords glued to other tokens (`1SERVICE`, `trueSERVICE SILENT`: the grammar needs
+no space there, and Oxigraph reads them as SERVICE). Keywords are recognised inside any run of letters, so a
+glued keyword is seen; a run that cannot be read one way only (`xSERVICEy`, a prefix named `service:`) is
+refused, never guessed. Oxigraph decodes `\\u` escapes inside IRIs and strings only, and so does this reader.
+
+Defence in depth: the query workers cannot open network sockets at all (`ptce_kg.sandbox`).
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from urllib.parse import urljoin
 
-# SPARQL 1.1 §19.2: \uXXXX and \UXXXXXXXX escapes are decoded before parsing, anywhere in the text.
-_CODEPOINT = re.compile(r"\\u([0-9A-Fa-f]{4})|\\U([0-9A-Fa-f]{8})")
-# The prologue (BASE, PREFIX, comments), then the first keyword says query or update.
-_PROLOGUE = re.compile(
-    r"\A(?:\s+|#[^\n]*(?:\n|\Z)|BASE\s*<[^>]*>|PREFIX\s+[^\s:]*:\s*<[^>]*>)*", re.IGNORECASE
+# Limits (defaults; the service reads them from its settings). The parsers and evaluators recurse: past
+# these, a query is refused with 400 before a worker sees it.
+MAX_QUERY_BYTES = 256 * 1024
+MAX_NESTING = 100  # depth of ( { [ together
+MAX_OPERATORS = 2000  # operators, path steps, BIND/OPTIONAL/UNION/MINUS/FILTER…: each nests the algebra
+
+_PN_CHARS_BASE = (r"A-Za-z\u00C0-\u00D6\u00D8-\u00F6\u00F8-\u02FF\u0370-\u037D\u037F-\u1FFF\u200C-\u200D"
+                  r"\u2070-\u218F\u2C00-\u2FEF\u3001-\uD7FF\uF900-\uFDCF\uFDF0-\uFFFD\U00010000-\U000EFFFF")
+_PN_CHARS_U = _PN_CHARS_BASE + "_"
+_PN_CHARS = _PN_CHARS_U + r"\-0-9\u00B7\u0300-\u036F\u203F-\u2040"
+_PLX = r"%[0-9A-Fa-f]{2}|\\[_~.\-!$&'()*+,;=/?#@%]"
+_PN_PREFIX = rf"[{_PN_CHARS_BASE}](?:[{_PN_CHARS}.]*[{_PN_CHARS}])?"
+_PN_LOCAL = rf"(?:[{_PN_CHARS_U}:0-9]|{_PLX})(?:(?:[{_PN_CHARS}.:]|{_PLX})*(?:[{_PN_CHARS}:]|{_PLX}))?"
+
+# One alternation, tried in this order at each position (the grammar's terminals, longest forms first).
+_TOKEN = re.compile(
+    r"(?P<ws>[ \t\r\n]+)"
+    r"|(?P<comment>#[^\r\n]*)"
+    r'|(?P<iri><[^<>"{}|^`\\\x00-\x20]*(?:\\u[0-9A-Fa-f]{4}[^<>"{}|^`\\\x00-\x20]*'
+    r'|\\U[0-9A-Fa-f]{8}[^<>"{}|^`\\\x00-\x20]*)*>)'
+    r"|(?P<string>'''(?:'{0,2}(?:[^'\\]|\\.))*'''"
+    r'|"""(?:"{0,2}(?:[^"\\]|\\.))*"""'
+    r"|'(?:[^'\\\n\r]|\\.)*'"
+    r'|"(?:[^"\\\n\r]|\\.)*")'
+    rf"|(?P<var>[?$](?:[{_PN_CHARS_U}0-9])(?:[{_PN_CHARS_U}0-9\u00B7\u0300-\u036F\u203F-\u2040])*)"
+    rf"|(?P<bnode>_:(?:[{_PN_CHARS_U}0-9])(?:[{_PN_CHARS}.]*[{_PN_CHARS}])?)"
+    rf"|(?P<pname>(?:{_PN_PREFIX})?:(?:{_PN_LOCAL})?)"
+    r"|(?P<langtag>@[a-zA-Z]+(?:-[a-zA-Z0-9]+)*)"
+    r"|(?P<number>[+-]?(?:[0-9]+\.[0-9]*(?:[eE][+-]?[0-9]+)?|\.[0-9]+(?:[eE][+-]?[0-9]+)?"
+    r"|[0-9]+(?:[eE][+-]?[0-9]+)?))"
+    r"|(?P<word>[A-Za-z_][A-Za-z0-9_]*)"
+    r"|(?P<punct>\^\^|&&|\|\||!=|<=|>=|[{}()\[\];,.*/|^!=<>+\-?])"
+    r"|(?P<other>.)",
+    re.DOTALL,
 )
+
 _UPDATE_KEYWORDS = {"INSERT", "DELETE", "LOAD", "CLEAR", "DROP", "CREATE", "ADD", "MOVE", "COPY", "WITH"}
-_FIRST_WORD = re.compile(r"[A-Za-z]+")
+_QUERY_KEYWORDS = {"SELECT", "CONSTRUCT", "DESCRIBE", "ASK"}
+# Words that can reach outside the store or choose the dataset: found inside any run of letters.
+_WATCHED = ("SERVICE", "FROM", "USING", "LOAD")
+# Tokens that nest the algebra (each one is a level an evaluator may recurse through).
+_NESTING_PUNCT = {"&&", "||", "!=", "<=", ">=", "=", "<", ">", "+", "-", "*", "/", "|", "^", "!"}
+_NESTING_WORDS = {"BIND", "OPTIONAL", "UNION", "MINUS", "FILTER", "GRAPH", "SERVICE", "EXISTS", "SELECT"}
+_OPEN, _CLOSE = set("({["), set(")}]")
+_CODEPOINT = re.compile(r"\\u([0-9A-Fa-f]{4})|\\U([0-9A-Fa-f]{8})")
+_LOCAL_ESCAPE = re.compile(r"\\(.)")
 
 
-MAX_NESTING = 200  # group and expression depth; the parsers recurse, so deeper input is refused upfront
+class QueryRefused(ValueError):
+    """A request the guard will not pass on. `status` is the HTTP status; messages in French and English."""
+
+    def __init__(self, status: int, fr: str, en: str, detail: str = ""):
+        self.status, self.fr, self.en, self.detail = status, fr, en, detail
+        super().__init__(en + (f" ({detail})" if detail else ""))
 
 
-def nesting_depth(text: str) -> int:
-    """Deepest nesting of { and ( in the text (strings and IRIs included: an over-estimate is safe)."""
-    depth = deepest = 0
-    for ch in text:
-        if ch in "{(":
-            depth += 1
-            deepest = max(deepest, depth)
-        elif ch in "})":
-            depth -= 1
-    return deepest
-
-
-def decode_codepoints(text: str) -> str:
-    return _CODEPOINT.sub(lambda m: chr(int(m.group(1) or m.group(2), 16)), text)
-
-
-def first_keyword(text: str) -> str:
-    body = decode_codepoints(text)
-    rest = body[_PROLOGUE.match(body).end():]
-    word = _FIRST_WORD.match(rest)
-    return word.group(0).upper() if word else ""
-
-
-def looks_like_update(text: str) -> bool:
-    return first_keyword(text) in _UPDATE_KEYWORDS
-
-
-def _mentions(word: str, text: str) -> bool:
-    return re.search(rf"\b{word}\b", text, re.IGNORECASE) is not None
+@dataclass(frozen=True)
+class Token:
+    kind: str
+    text: str
+    offset: int
 
 
 @dataclass
 class Analysis:
-    services: list[str] = field(default_factory=list)  # endpoint IRIs; "?var" for a variable endpoint
+    form: str = ""  # the first keyword: SELECT, CONSTRUCT, DESCRIBE, ASK, or an update keyword
+    services: list[str] = field(default_factory=list)  # endpoint IRIs; "?variable" for a variable endpoint
     has_dataset_clause: bool = False  # FROM / FROM NAMED (queries) or USING (updates)
     has_load: bool = False
-    from_graphs: list[str] = field(default_factory=list)  # FROM <g>
-    from_named: list[str] = field(default_factory=list)  # FROM NAMED <g>
-    unparsed: bool = False  # rdflib could not parse a text that mentions SERVICE/FROM/LOAD
+    from_graphs: list[str] = field(default_factory=list)  # FROM <g> / USING <g>
+    from_named: list[str] = field(default_factory=list)  # FROM NAMED <g> / USING NAMED <g>
+    depth: int = 0
+    operators: int = 0
+
+    @property
+    def is_update(self) -> bool:
+        return self.form in _UPDATE_KEYWORDS
 
 
-def _walk(node, visit) -> None:
-    from pyparsing import ParseResults
-
-    visit(node)
-    if isinstance(node, dict):
-        for value in list(node.values()):
-            _walk(value, visit)
-    elif isinstance(node, (list, tuple, ParseResults)):
-        for value in node:
-            _walk(value, visit)
+def tokens(text: str) -> list[Token]:
+    """The significant tokens of a query or update (whitespace and comments dropped)."""
+    found = []
+    for match in _TOKEN.finditer(text):
+        kind = match.lastgroup
+        if kind not in ("ws", "comment"):
+            found.append(Token(kind, match.group(), match.start()))
+    return found
 
 
-def analyse(text: str, *, update: bool = False) -> Analysis:
-    """Find SERVICE endpoints, dataset clauses and LOAD in a query or update."""
-    decoded = decode_codepoints(text)
+def _decode_iri(token: str) -> str:
+    return _CODEPOINT.sub(lambda m: chr(int(m.group(1) or m.group(2), 16)), token[1:-1])
+
+
+class _Reader:
+    def __init__(self, text: str, limits: tuple[int, int, int]):
+        max_bytes, max_nesting, max_operators = limits
+        size = len(text.encode("utf-8", "surrogatepass"))
+        if size > max_bytes:
+            raise QueryRefused(413, f"Requête trop longue ({size} octets ; au plus {max_bytes}).",
+                               f"Query too long ({size} bytes; at most {max_bytes}).")
+        self.tokens = tokens(text)
+        self.limits = (max_nesting, max_operators)
+        self.prefixes: dict[str, str] = {}
+        self.base = ""
+
+    def iri(self, index: int) -> str | None:
+        """The IRI a token names (IRIREF or prefixed name, expanded and resolved), None if it is none."""
+        if index >= len(self.tokens):
+            return None
+        token = self.tokens[index]
+        if token.kind == "iri":
+            return urljoin(self.base, _decode_iri(token.text)) if self.base else _decode_iri(token.text)
+        if token.kind == "pname":
+            prefix, local = token.text.split(":", 1)
+            if prefix not in self.prefixes:
+                return None
+            return self.prefixes[prefix] + _LOCAL_ESCAPE.sub(r"\1", local)
+        return None
+
+
+def _glued(word: str, keyword: str) -> tuple[str, str] | None:
+    """Split a run of letters around the last occurrence of keyword: (before, after), or None if absent."""
+    at = word.upper().rfind(keyword)
+    return None if at < 0 else (word[:at], word[at + len(keyword):])
+
+
+def analyse(text: str, *, update: bool = False, max_bytes: int = MAX_QUERY_BYTES, max_nesting: int = MAX_NESTING,
+            max_operators: int = MAX_OPERATORS) -> Analysis:
+    """Read a query (or an update): what it calls, which dataset it declares, how deep it nests.
+
+    Raises QueryRefused (400/413) when the text is over a limit or cannot be read one way only."""
+    reader = _Reader(text, (max_bytes, max_nesting, max_operators))
+    toks = reader.tokens
     result = Analysis()
-    wants_service = _mentions("SERVICE", decoded)
-    wants_from = _mentions("FROM", decoded) or _mentions("USING", decoded)
-    wants_load = _mentions("LOAD", decoded)
-    if not (wants_service or wants_from or wants_load):
-        return result
-    try:
-        from rdflib.plugins.sparql import parser
-        from rdflib.plugins.sparql.parserutils import CompValue
-
-        tree = parser.parseUpdate(text) if update else parser.parseQuery(text)
-    except Exception:
-        # Settle on the safe side: assume the words mean what they say.
-        result.unparsed = True
-        result.services = ["?unverified"] if wants_service else []
-        result.has_dataset_clause = wants_from
-        result.has_load = wants_load
-        return result
-
-    def visit(node) -> None:
-        if not isinstance(node, CompValue):
-            return
-        if node.name == "ServiceGraphPattern":
-            term = node.get("term")
-            result.services.append(str(term) if term.__class__.__name__ == "URIRef" else "?variable")
-        elif node.name in ("DatasetClause", "UsingClause"):
-            result.has_dataset_clause = True
-            if "default" in node:
-                result.from_graphs.append(str(node["default"]))
-            if "named" in node:
-                result.from_named.append(str(node["named"]))
-        elif node.name == "Load":
-            result.has_load = True
-
-    _walk(tree, visit)
+    depth = 0
+    i = 0
+    # The prologue: BASE and PREFIX declarations (their IRIs resolve the names used further on).
+    while i < len(toks) and toks[i].kind == "word" and toks[i].text.upper() in ("BASE", "PREFIX"):
+        if toks[i].text.upper() == "BASE" and i + 1 < len(toks) and toks[i + 1].kind == "iri":
+            reader.base = reader.iri(i + 1) or ""
+            i += 2
+        elif i + 2 < len(toks) and toks[i + 1].kind == "pname" and toks[i + 1].text.endswith(":") \
+                and toks[i + 2].kind == "iri":
+            reader.prefixes[toks[i + 1].text[:-1]] = reader.iri(i + 2) or ""
+            i += 3
+        else:
+            break
+    if i < len(toks) and toks[i].kind == "word":
+        result.form = toks[i].text.upper()
+    for index, token in enumerate(toks):
+        if token.kind == "punct":
+            if token.text in _OPEN:
+                depth += 1
+                result.depth = max(result.depth, depth)
+            elif token.text in _CLOSE:
+                depth -= 1
+            elif token.text in _NESTING_PUNCT:
+                result.operators += 1
+        elif token.kind == "number" and token.text[0] in "+-":
+            result.operators += 1  # 1-1-1…: a signed number is an operator too
+        elif token.kind == "word":
+            upper = token.text.upper()
+            if upper in _NESTING_WORDS:
+                result.operators += 1
+            if upper in ("PREFIX", "BASE") and index > 0:
+                # Updates may repeat the prologue between operations.
+                if upper == "BASE" and reader.iri(index + 1):
+                    reader.base = reader.iri(index + 1) or ""
+                elif index + 2 < len(toks) and toks[index + 1].kind == "pname":
+                    reader.prefixes[toks[index + 1].text.rstrip(":")] = reader.iri(index + 2) or ""
+            for keyword in _WATCHED:
+                split = _glued(token.text, keyword)
+                if split is not None:
+                    _watched(reader, result, index, keyword, *split)
+        elif token.kind == "pname":
+            prefix = token.text.split(":", 1)[0].upper()
+            if any(keyword in prefix for keyword in _WATCHED):
+                raise QueryRefused(400, f"Lecture ambiguë : « {token.text} » (séparez les mots-clés par des espaces).",
+                                   f"Ambiguous token: '{token.text}' (separate keywords with spaces).")
+    max_nesting, max_operators = reader.limits
+    if result.depth > max_nesting:
+        raise QueryRefused(400, f"Requête trop imbriquée (plus de {max_nesting} niveaux).",
+                           f"Query nested too deeply (over {max_nesting} levels).")
+    if result.operators > max_operators:
+        raise QueryRefused(400, f"Requête trop complexe (plus de {max_operators} opérateurs et groupes).",
+                           f"Query too complex (over {max_operators} operators and groups).")
     return result
+
+
+def _watched(reader: _Reader, result: Analysis, index: int, keyword: str, before: str, after: str) -> None:
+    """A watched keyword inside a run of letters: read what follows it, or refuse."""
+    toks = reader.tokens
+    upper_after = after.upper()
+    ambiguous = QueryRefused(400, f"Lecture ambiguë : « {toks[index].text} » (séparez les mots-clés par des espaces).",
+                             f"Ambiguous token: '{toks[index].text}' (separate keywords with spaces).")
+    if keyword == "SERVICE":
+        if upper_after not in ("", "SILENT"):
+            raise ambiguous
+        nxt = index + 1
+        if upper_after == "" and nxt < len(toks) and toks[nxt].kind == "word" and toks[nxt].text.upper() == "SILENT":
+            nxt += 1
+        if nxt < len(toks) and toks[nxt].kind == "var":
+            result.services.append("?variable")
+            return
+        iri = reader.iri(nxt)
+        result.services.append(iri if iri is not None else "?unreadable")
+    elif keyword in ("FROM", "USING"):
+        if upper_after not in ("", "NAMED"):
+            raise ambiguous
+        nxt = index + 1
+        named = upper_after == "NAMED"
+        if upper_after == "" and nxt < len(toks) and toks[nxt].kind == "word" and toks[nxt].text.upper() == "NAMED":
+            named, nxt = True, nxt + 1
+        iri = reader.iri(nxt)
+        if iri is None:
+            raise ambiguous
+        result.has_dataset_clause = True
+        (result.from_named if named else result.from_graphs).append(iri)
+    elif keyword == "LOAD":
+        result.has_load = True
 
 
 def refused_services(analysis: Analysis, allowlist: tuple[str, ...]) -> list[str]:
     return [s for s in analysis.services if s not in allowlist]
+
+
+def check_query(text: str, allowlist: tuple[str, ...] = (), **limits) -> Analysis:
+    """Everything the endpoint refuses in a query, as QueryRefused: over a limit, an update sent as a query,
+    a SERVICE endpoint not on the allow-list."""
+    analysis = analyse(text, **limits)
+    if analysis.is_update:
+        raise QueryRefused(403, "Le point d'accès est en lecture seule : les mises à jour (INSERT, DELETE, LOAD, "
+                                "CLEAR, DROP…) sont refusées dans une requête.",
+                           "The endpoint is read-only: updates (INSERT, DELETE, LOAD, CLEAR, DROP…) are refused "
+                           "as queries.")
+    _check_services(analysis, allowlist)
+    return analysis
+
+
+def check_update(text: str, allowlist: tuple[str, ...] = (), **limits) -> Analysis:
+    """Everything the endpoint refuses in an authorised update: LOAD always, SERVICE off the allow-list."""
+    analysis = analyse(text, update=True, **limits)
+    if analysis.has_load:
+        raise QueryRefused(403, "LOAD est désactivé : le service ne charge jamais de fichier ni d'URL.",
+                           "LOAD is disabled: the service never fetches files or URLs.")
+    _check_services(analysis, allowlist)
+    return analysis
+
+
+def _check_services(analysis: Analysis, allowlist: tuple[str, ...]) -> None:
+    refused = refused_services(analysis, allowlist)
+    if refused:
+        raise QueryRefused(403, "SERVICE refusé : ce point d'accès distant n'est pas dans la liste d'autorisation.",
+                           "SERVICE refused: that remote endpoint is not on the allow-list.",
+                           "Endpoints: " + ", ".join(refused))
+
+
+# Kept for callers that only need the query form.
+def first_keyword(text: str) -> str:
+    try:
+        return analyse(text).form
+    except QueryRefused:
+        return ""
+
+
+def looks_like_update(text: str) -> bool:
+    return first_keyword(text) in _UPDATE_KEYWORDS
