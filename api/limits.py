@@ -51,14 +51,6 @@ class ClientLimits:
 
 # -- request bodies: capped while they stream, on every route -------------------------------------
 
-class BodyTooLarge(Exception):
-    """The request body is over PTCE_KG_MAX_BODY (declared or counted while it streams)."""
-
-
-class BodyTimeout(Exception):
-    """The client did not send its body within PTCE_KG_BODY_TIMEOUT seconds."""
-
-
 def _plain(status: int, en: str, fr: str, path: str = "") -> Response:
     """Plain text, or the eligibility API's JSON error body on its routes."""
     if path.startswith("/eligibility") and path != "/eligibility/form":
@@ -71,56 +63,64 @@ class BodyLimit:
     """ASGI middleware: a body over the cap is refused as it arrives (413), never buffered whole; a body that
     does not arrive within the timeout gets 408. Applies to every route, so no handler can forget it.
 
-    A declared Content-Length over the cap is refused before a byte is read; a chunked body is counted chunk
-    by chunk and the handler reading it gets BodyTooLarge (answered 413 by `install`'s handler)."""
+    A declared Content-Length over the cap is refused before a byte is read. A chunked body is counted chunk by
+    chunk: past the cap (or the time), the application is told the client left (`http.disconnect`), whatever
+    it then sends is dropped, and the middleware answers 413 (or 408) itself."""
 
     def __init__(self, app, max_bytes: int, timeout_s: float):
         self.app, self.max_bytes, self.timeout_s = app, max_bytes, timeout_s
 
+    def _refusal(self, status: int, path: str) -> Response:
+        if status == 408:
+            return _plain(408, f"Request body not received within {self.timeout_s:g} s.",
+                          f"Corps de requête non reçu en {self.timeout_s:g} s.", path)
+        if status == 400:
+            return _plain(400, "Invalid Content-Length.", "Content-Length invalide.", path)
+        return _plain(413, f"Request body larger than {self.max_bytes} bytes.",
+                      f"Corps de requête supérieur à {self.max_bytes} octets.", path)
+
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        path = scope.get("path", "")
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and (not declared.strip().isdigit() or int(declared) > self.max_bytes):
-            status = 413 if declared.strip().isdigit() else 400
-            response = _plain(status, f"Request body larger than {self.max_bytes} bytes."
-                              if status == 413 else "Invalid Content-Length.",
-                              f"Corps de requête supérieur à {self.max_bytes} octets."
-                              if status == 413 else "Content-Length invalide.", scope.get("path", ""))
-            return await response(scope, receive, send)
+            return await self._refusal(413 if declared.strip().isdigit() else 400, path)(scope, receive, send)
         received = 0
         complete = False
+        refused: list[int] = []
         deadline = time.monotonic() + self.timeout_s
 
         async def limited():
             nonlocal received, complete
-            if complete:  # after the body: the server's disconnect notices, no limit
-                return await receive()
+            if complete or refused:  # after the body: the server's disconnect notices, no limit
+                return await receive() if not refused else {"type": "http.disconnect"}
             try:
                 message = await asyncio.wait_for(receive(), max(0.01, deadline - time.monotonic()))
             except asyncio.TimeoutError:
-                raise BodyTimeout() from None
+                refused.append(408)
+                return {"type": "http.disconnect"}
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    raise BodyTooLarge()
+                    refused.append(413)
+                    return {"type": "http.disconnect"}
                 complete = not message.get("more_body", False)
             return message
 
-        await self.app(scope, limited, send)
+        async def guarded_send(message):
+            if not refused:
+                await send(message)
+
+        try:
+            await self.app(scope, limited, guarded_send)
+        except Exception:
+            if not refused:
+                raise
+        if refused:
+            await self._refusal(refused[0], path)(scope, receive, send)
 
 
 def install(app, max_bytes: int, timeout_s: float) -> None:
-    """The body limit and the answers to its two exceptions."""
-
-    async def too_large(request, exc):
-        return _plain(413, f"Request body larger than {max_bytes} bytes.",
-                      f"Corps de requête supérieur à {max_bytes} octets.", request.url.path)
-
-    async def too_slow(request, exc):
-        return _plain(408, f"Request body not received within {timeout_s:g} s.",
-                      f"Corps de requête non reçu en {timeout_s:g} s.", request.url.path)
-
-    app.add_exception_handler(BodyTooLarge, too_large)
-    app.add_exception_handler(BodyTimeout, too_slow)
+    """The body limit, outermost of the application's middleware."""
     app.add_middleware(BodyLimit, max_bytes=max_bytes, timeout_s=timeout_s)

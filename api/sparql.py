@@ -43,7 +43,7 @@ async def _params(request: Request) -> tuple[dict[str, list[str]], str | None]:
         params.setdefault(key, []).append(value)
     if request.method != "POST":
         return params, None
-    body = await request.body()  # capped while it streams (api/limits.py BodyLimit): BodyTooLarge -> 413
+    body = await request.body()  # capped while it streams (api/limits.py BodyLimit answers 413)
     ctype = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
     try:
         text = body.decode("utf-8")
@@ -165,6 +165,13 @@ async def _query(request: Request, params: dict, text: str, accept: str | None, 
             return _error(406, "Aucun des formats demandés n'est disponible.", "None of the accepted formats is available.",
                           "Offered: " + ", ".join(dict.fromkeys([*negotiation.RESULT_OFFERS, *negotiation.GRAPH_OFFERS])))
 
+    for name in ("default-graph-uri", "named-graph-uri"):
+        for value in params.get(name, []):
+            try:
+                pyoxigraph.NamedNode(value)
+            except ValueError as exc:
+                return _error(400, f"Paramètre {name} invalide : ce n'est pas une IRI.",
+                              f"Invalid {name}: not an IRI.", str(exc))
     job = QueryJob(
         text=text,
         results_format=results_format,

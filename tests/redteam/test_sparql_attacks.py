@@ -151,10 +151,10 @@ DEEP = {
     "boolean chain": "SELECT ?x { BIND(" + "&&".join(["true"] * 20000) + " AS ?x) }",
     "property path": "SELECT * { ?s " + "/".join(["<urn:p>"] * 5000) + " ?o }",
     "path alternatives": "SELECT * { ?s " + "|".join(["<urn:p>"] * 20000) + " ?o }",
-    "inverse path": "SELECT * { ?s " + "^" * 20000 + "<urn:p> ?o }",
+    "inverse path steps": "SELECT * { ?s " + "/".join(["^<urn:p>"] * 5000) + " ?o }",
     "BIND chain": "SELECT * { " + " ".join(f"BIND({i} AS ?v{i})" for i in range(5000)) + " }",
     "OPTIONAL chain": "SELECT * { " + " ".join(f"OPTIONAL {{ ?s <urn:p{i}> ?o{i} }}" for i in range(5000)) + " }",
-    "UNION chain": "SELECT * { " + " UNION ".join("{ ?s ?p ?o }" for _ in range(20000)) + " }",
+    "UNION chain": "SELECT * { " + " UNION ".join("{ ?s ?p ?o }" for _ in range(5000)) + " }",
 }
 
 
