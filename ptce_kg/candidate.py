@@ -39,6 +39,9 @@ ID = "https://w3id.org/ptce-kg/id/"
 CODE = "https://w3id.org/ptce-kg/code/"
 MAX_BYTES = 1024 * 1024
 MESSAGE_CHARS = 200  # what a message quotes of the input, at most
+# Namespace prefixes bound while a candidate is parsed (rdflib's own ~30 included): rdflib inserts each into a
+# trie in linear time, so 30,000 `@prefix` lines (900 KB) took 40 s. A candidate needs a dozen.
+MAX_PREFIXES = 200
 
 # Characters no candidate needs and that break what comes after (XML, JSON answers in UTF-8, the store):
 # C0 controls other than tab and line ends, DEL, and lone surrogates (JSON "\ud800", Turtle "\uD800").
@@ -367,12 +370,22 @@ class _BoundedStore(Memory):
     def __init__(self, lim: Limits):
         super().__init__()
         self.limits: Limits | None = lim
-        self.count = 0
+        self.count = self.prefixes = 0
         self.refusal: CandidateError | None = None
         self.seen: dict[str, set] = {"ptce": set(), "perimeter": set(), "members": set(), "locations": set()}
 
     def disarm(self) -> None:
         self.limits = None
+
+    def bind(self, prefix, namespace, override=True):
+        if self.limits is not None:
+            self.prefixes += 1
+            if self.prefixes > MAX_PREFIXES:
+                self.refusal = self.refusal or _too_large(
+                    f"more than {MAX_PREFIXES} namespace prefixes", f"plus de {MAX_PREFIXES} préfixes d'espaces de noms",
+                    MAX_PREFIXES, "ptce_kg.candidate.MAX_PREFIXES", "@prefix")
+                raise self.refusal
+        super().bind(prefix, namespace, override=override)
 
     def add(self, triple, context, quoted=False):
         if self.limits is not None:
@@ -665,7 +678,41 @@ def _parse_failure(exc: Exception, kind: str) -> CandidateError:
     return CandidateError(f"{kind} does not parse: {message} / l'entrée ne se lit pas", status=400, where=where)
 
 
+# Turtle and N-Triples strings, IRIs, comments and the rest, for one linear pass before rdflib, whose parsers
+# take quadratic time in the length of a string or, in N-Triples, of an IRI (900 KB took 2 to 4 s).
+_TURTLE_TOKENS = re.compile(
+    r'\#[^\n]*'
+    r'|<[^>\n]*>?'
+    r'|"""(?:[^"\\]|\\.|"(?!""))*(?:"""|\Z)'
+    r"|'''(?:[^'\\]|\\.|'(?!''))*(?:'''|\Z)"
+    r'|"(?:[^"\\\n]|\\.)*"?'
+    r"|'(?:[^'\\\n]|\\.)*'?"
+    r'''|[^#<"']+''', re.DOTALL)
+
+
+def _refuse_long_tokens(text: str, kind: str, lim: Limits) -> None:
+    """A string or IRI written with more than ten times the string limit (an escape such as \\U0001F600 takes
+    ten characters for one) is past the limit whatever it holds: refused before rdflib reads it. So is an
+    N-Triples line longer than its terms could be (rdflib's N-Triples parser is quadratic in a line's length)."""
+    bound = 10 * lim.string + 6
+    if kind == "nt":
+        lines = text.replace("\r", "\n").split("\n")
+        longest = max(range(len(lines)), key=lambda i: len(lines[i]))
+        line_bound = bound + 3 * (lim.string + 2) + 1000  # a literal (escaped), three IRIs, some space
+        if len(lines[longest]) > line_bound:
+            raise _too_large(f"an N-Triples line longer than {line_bound} characters",
+                             f"une ligne N-Triples de plus de {line_bound} caractères", lim.string,
+                             "PTCE_KG_CANDIDATE_MAX_STRING", f"line {longest + 1}")
+    for token in _TURTLE_TOKENS.finditer(text):
+        if token.end() - token.start() > bound and text[token.start()] in "<\"'":
+            raise _too_large(f"a literal or IRI longer than {lim.string} characters",
+                             f"un littéral ou un IRI de plus de {lim.string} caractères", lim.string,
+                             "PTCE_KG_CANDIDATE_MAX_STRING", _line_column(text, token.start()))
+
+
 def _rdf(text: str, kind: str, lim: Limits) -> rdflib.Graph:
+    if kind in ("turtle", "nt"):
+        _refuse_long_tokens(text, kind, lim)
     if kind == "json-ld":
         _refuse_remote_contexts(_json(text, lim))
     if kind == "xml":

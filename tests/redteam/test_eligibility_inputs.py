@@ -130,6 +130,14 @@ MALFORMED = {
                             "<https://w3id.org/ptce-kg/def#PTCE> ." for i in range(11)).encode(),
                   "application/n-triples", 413, "PTCE_KG_CANDIDATE_MAX_PTCE", "rdf:type"),
     "turtle-broken": ((TURTLE + "; ptce:perimeter [ .").encode(), "text/turtle", 400, "does not parse", "line 2"),
+    # What took rdflib seconds before it read a single triple: 30,000 prefixes (40 s), a 900 KB N-Triples
+    # line (2 s), a 900 KB Turtle string with escapes (4 s).
+    "turtle-prefixes": ("".join(f"@prefix p{i}: <urn:{i}#> .\n" for i in range(30000)).encode(), "text/turtle", 413,
+                        "namespace prefixes", "@prefix"),
+    "nt-long-line": (b'<urn:a> <urn:b> "' + b"x" * 900000 + b'" .\n', "application/n-triples", 413,
+                     "PTCE_KG_CANDIDATE_MAX_STRING", "line 1"),
+    "turtle-long-string": (b'<urn:a> <urn:b> """' + b"x\\n" * 300000 + b'""" .\n', "text/turtle", 413,
+                           "PTCE_KG_CANDIDATE_MAX_STRING", "line 1, column 17"),
 }
 
 

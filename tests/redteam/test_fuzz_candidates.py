@@ -346,3 +346,49 @@ def test_yaml_anchors_and_aliases_are_always_refused(loader, value, data):
     assert refused.value.status == 400 and refused.value.where.startswith("line ")
     assert "anchors" in str(refused.value) or "aliases" in str(refused.value)
     assert time.monotonic() - started < EXAMPLE_SECONDS
+
+
+# -- large inputs: one piece many times over, up to the body limit -------------------------------
+# Small examples cannot show what grows faster than the input (rdflib's prefix trie, its quadratic string
+# and N-Triples line parsers, YAML sexagesimal integers): these fill the body with one repeated piece.
+
+XML_HEAD = b'<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+PTCE_TYPE = b"<http://www.w3.org/1999/02/22-rdf-syntax-ns#type> <https://w3id.org/ptce-kg/def#PTCE>"
+REPEATED = {  # kind: [(before, piece, after)]; %d (or %05d) in a piece is its rank
+    "turtle": [(b"", b"@prefix p%d: <urn:p%d#> .\n", b""), (b'<urn:a> <urn:b> """', b"x\\n", b'""" .'),
+               (b'<urn:a> <urn:b> "', b"x\\t", b'" .'), (b"<urn:a> <urn:b> ", b"( ", b""), (b"", b"@base <urn:%d/> .\n", b""),
+               (b"", b"<urn:s%d> " + PTCE_TYPE + b" .\n", b""), (b"<urn:a> <urn:b> <", b"x", b"> ."),
+               (b"<urn:a> <urn:b> ", b"[ <urn:p> ", b"")],
+    "nt": [(b'<urn:a> <urn:b> "', b"x", b'" .\n'), (b"<urn:a> <urn:b> <", b"x", b"> .\n"), (b"<urn:a> <urn:b> <urn:c>", b" ", b".\n"),
+           (b"", b"<urn:s%d> " + PTCE_TYPE + b" .\n", b""), (b"", b"_:b%d <urn:p> _:c%d .\n", b"")],
+    "xml": [(XML_HEAD, b'<rdf:Description xmlns:n%d="urn:%d#"/>', b"</rdf:RDF>"),
+            (XML_HEAD, b'<rdf:Description rdf:about="urn:%d"><rdf:type rdf:resource="https://w3id.org/ptce-kg/def#PTCE"/>'
+                       b"</rdf:Description>", b"</rdf:RDF>"),
+            (XML_HEAD + b'<rdf:Description rdf:about="urn:a"><rdf:value>', b"x&amp;", b"</rdf:value></rdf:Description></rdf:RDF>")],
+    "json-ld": [(b'{"@context": {', b'"t%d": "urn:t%d#", ', b'"z": "urn:z"}, "@id": "urn:x"}'),
+                (b'{"@graph": [', b'{"@id": "urn:n%d", "@type": "https://w3id.org/ptce-kg/def#PTCE"}, ', b"{}]}"),
+                (b'{"@id": "urn:x", "urn:p": {"@list": [', b"%d, ", b"0]}}"), (b'{"@id": "urn:x", "urn:p": ', b"[", b"")],
+    "form": [(b'{"name": "x", "perimeter": [', b'"commune:%05d", ', b'"commune:39300"]}'), (b"", b"[", b""),
+             (b'{"name": "', b"x\\u00e9", b'"}'), (b'{"name": "x", "members": [', b'{"name": "m%d", "role": "ess-enterprise"}, ',
+                                                 b'{"name": "z", "role": "ess-enterprise"}]}')],
+    "form-yaml": [(b"name: x\nperimeter:\n", b"  - commune:%05d\n", b""), (b"name: ", b"[", b""), (b"", b"k%d: &a%d x\n", b""),
+                  (b"name: 1:", b"1:", b"1"), (b"name: x\nmembers:\n", b"  - {name: m%d, role: ess-enterprise}\n", b""),
+                  (b"name: '", b"x''", b"'")],
+}
+REPEATED["json"] = REPEATED["form"] + REPEATED["json-ld"]
+REPEATED_CASES = [(kind, *case) for kind in KINDS for case in REPEATED[kind]]
+
+
+@pytest.mark.parametrize("kind, before, piece, after", REPEATED_CASES,
+                         ids=[f"{kind}-{i}" for i, (kind, *_) in enumerate(REPEATED_CASES)])
+@settings(max_examples=max(3, settings.default.max_examples // 100))
+@given(share=st.sampled_from([1.0, 0.5, 0.1]) | st.floats(0, 1))
+def test_large_repeated_inputs(store, kind, before, piece, after, share):
+    """The piece as many times as the body limit allows, or a share of that."""
+    room = (candidate.MAX_BYTES - len(before) - len(after)) // (len(piece) + 6)
+    ranks = piece.count(b"%")
+    count = max(1, int(room * share))
+    body = b"".join(piece % ((i,) * ranks) for i in range(count)) if ranks else piece * count
+    content = before + body + after
+    assert len(content) <= candidate.MAX_BYTES
+    holds(lambda: candidate.read(content, kind, store))
