@@ -17,6 +17,7 @@ REUSED = (
     "http://www.w3.org/ns/regorg#", "http://www.w3.org/ns/adms#", "http://data.europa.eu/m8g/",
     "http://data.europa.eu/eli/ontology#", "https://schema.org/", "http://rdf.insee.fr/def/geo#",
     "http://www.w3.org/ns/sparql-service-description#", "http://purl.org/pav/", "http://purl.org/vocab/cpsv#",
+    "http://wikiba.se/ontology#",
 )
 
 

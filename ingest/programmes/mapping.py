@@ -2,6 +2,9 @@
 
 programmes.csv: one row per call, phase, wave or regional/departmental scheme, each citing its
 document and passage. IRIs: id/programme/{id}.
+statements.csv: the programmes' figures (applications, admissible, invited, laureates, budget, amount per
+laureate, and the year where sources disagree), one row per value a document gives, with precision, status,
+rank and reference (see ingest/statements.py). IRIs: id/statement/programme/{id}/{property}/{n}.
 """
 
 from __future__ import annotations
@@ -12,21 +15,28 @@ from pathlib import Path
 from pyoxigraph import NamedNode
 
 from ingest.base import BuildContext, Provenance, Source
+from ingest.statements import COLUMNS as STATEMENT_COLUMNS, Prop, load_statements
 from ingest.table import REGISTRY_DIR, Row, Table, cite, load_documents, resolve_ref
 from ptce_kg.rdf import (CODE, DCT, PTCE, RDFS, SKOS, A, TripleSink, code, en, fr, graph, integer, iri,
                          string, typed)
 
 HERE = Path(__file__).resolve().parent
 COLUMNS = ["id", "parent", "kind", "label_fr", "label_en", "year", "start_date", "result_date",
-           "applications", "admissible", "invited", "laureates", "budget_eur", "amount_per_laureate_eur",
            "duration_months", "funders", "criteria", "source", "passage"]
 KINDS = {"national-call", "wave", "phase", "regional-scheme", "departmental-scheme"}
 CRITERIA = {"aap2013", "ami-emergents"}
 CRITERION_BASE = CODE.replace("code/", "def/criterion/")
-COUNTS = {"applications": PTCE.applicationCount, "admissible": PTCE.admissibleCount,
-          "invited": PTCE.invitedCount, "laureates": PTCE.laureateCount,
-          "duration_months": PTCE.fundingDurationMonths}
-AMOUNTS = {"budget_eur": PTCE.budget, "amount_per_laureate_eur": PTCE.amountPerLaureate}
+COUNTS = {"duration_months": PTCE.fundingDurationMonths}
+# What statements.csv may state for a programme, and the direct ("truthy") property of each.
+PROPERTIES = {
+    "applications": Prop(PTCE.applicationCount, "integer", "nombre de candidatures"),
+    "admissible": Prop(PTCE.admissibleCount, "integer", "nombre de dossiers recevables ou éligibles"),
+    "invited": Prop(PTCE.invitedCount, "integer", "nombre de candidats invités"),
+    "laureates": Prop(PTCE.laureateCount, "integer", "nombre de lauréats"),
+    "budget": Prop(PTCE.budget, "decimal", "enveloppe (euros)"),
+    "amount-per-laureate": Prop(PTCE.amountPerLaureate, "decimal", "montant par lauréat (euros)"),
+    "year": Prop(PTCE.year, "gYear", "millésime"),
+}
 
 
 def organisation_ids() -> set[str]:
@@ -49,8 +59,9 @@ class ProgrammesSource(Source):
     name = "programmes"
     graph = graph("programmes")
 
-    def __init__(self, table: Path | None = None):
+    def __init__(self, table: Path | None = None, statements: Path | None = None):
         self.table = Table(self.name, table or HERE / "programmes.csv", COLUMNS)
+        self.statements = Table(self.name, statements or HERE / "statements.csv", STATEMENT_COLUMNS)
 
     def provenance(self) -> Provenance:
         return Provenance(
@@ -92,10 +103,6 @@ class ProgrammesSource(Source):
                 value = row.integer(field)
                 if value is not None:
                     sink.add(node, prop, typed(str(value), "integer"))
-            for field, prop in AMOUNTS.items():
-                value = row.integer(field)
-                if value is not None:
-                    sink.add(node, prop, typed(str(value), "decimal"))
             for funder in row.items("funders"):
                 sink.add(node, PTCE.funder, resolve_ref(row, "funders", funder, ctx.territories, organisations))
             for criterion in row.items("criteria"):
@@ -103,3 +110,9 @@ class ProgrammesSource(Source):
                     raise row.error("criteria", f"unknown criteria set '{criterion}' (one of {sorted(CRITERIA)})")
                 sink.add(node, PTCE.hasCriterion, NamedNode(CRITERION_BASE + criterion))
             cite(sink, node, row, key, documents)
+        stated = load_statements(sink, self.statements, "programme", PROPERTIES, ids, documents)
+        by_id = {row.get("id"): row for row in rows}
+        for s in stated:
+            if s.key == "year" and by_id[s.subject].get("year"):
+                raise s.row.error("property", f"the year of '{s.subject}' is given both in programmes.csv "
+                                              f"(line {by_id[s.subject].line}) and here: keep one")

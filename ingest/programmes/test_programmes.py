@@ -71,12 +71,127 @@ def _edit(tmp_path, key, field, value):
     return path, line
 
 
+def _edit_statement(tmp_path, subject, prop, n, field, value):
+    path = tmp_path / "statements.csv"
+    shutil.copy(HERE / "statements.csv", path)
+    with open(path, newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    line = None
+    for i, row in enumerate(rows):
+        if (row["subject"], row["property"], row["n"]) == (subject, prop, str(n)):
+            row[field] = value
+            line = i + 2
+    assert line
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return path, line
+
+
+def load_statements_table(path, ctx):
+    sink = TripleSink(graph("programmes"))
+    ProgrammesSource(statements=path).load(sink, ctx)
+    return sink
+
+
 def test_non_numeric_figure_names_file_line_and_field(tmp_path, real_ctx):
-    path, line = _edit(tmp_path, "aap-2013", "applications", "cent quatre-vingts")
+    path, line = _edit_statement(tmp_path, "aap-2013", "applications", 1, "value", "cent quatre-vingts")
     with pytest.raises(IngestError) as error:
-        load(path, real_ctx)
-    assert (error.value.field, error.value.line) == ("applications", line)
-    assert "programmes.csv" in str(error.value)
+        load_statements_table(path, real_ctx)
+    assert (error.value.field, error.value.line) == ("value", line)
+    assert "statements.csv" in str(error.value)
+
+
+def test_two_preferred_values_are_refused(tmp_path, real_ctx):
+    path, line = _edit_statement(tmp_path, "aap-2013", "applications", 2, "rank", "preferred")
+    with pytest.raises(IngestError) as error:
+        load_statements_table(path, real_ctx)
+    assert (error.value.field, error.value.line) == ("rank", line)
+
+
+def test_no_verbatim_passage_from_a_web_page(tmp_path, real_ctx):
+    path, line = _edit_statement(tmp_path, "ami-2025", "laureates", 1, "passage", "huit Pôles territoriaux")
+    with pytest.raises(IngestError) as error:
+        load_statements_table(path, real_ctx)
+    assert (error.value.field, error.value.line) == ("passage", line)
+
+
+def test_a_seed_statement_quotes_its_passage(tmp_path, real_ctx):
+    path, line = _edit_statement(tmp_path, "aap-2013", "laureates", 1, "passage", "")
+    with pytest.raises(IngestError) as error:
+        load_statements_table(path, real_ctx)
+    assert (error.value.field, error.value.line) == ("passage", line)
+
+
+# The programmes' figures as the documents give them: (programme, property, n) -> (value, precision, status, rank).
+GOLDEN = {
+    ("aap-2013", "applications", 1): ("180", "exact", "result", "preferred"),
+    ("aap-2013", "applications", 2): ("182", "exact", "result", "normal"),
+    ("aap-2013", "admissible", 1): ("130", "exact", "result", "preferred"),
+    ("aap-2013", "laureates", 1): ("23", "exact", "result", "preferred"),
+    ("aap-2013", "budget", 1): ("3000000", "exact", "result", "preferred"),
+    ("aap-2015", "year", 1): ("2015", "exact", "result", "preferred"),
+    ("aap-2015", "year", 2): ("2016", "exact", "result", "normal"),
+    ("aap-2015", "year", 3): ("2016", "exact", "result", "normal"),
+    ("aap-2015", "year", 4): ("2015", "exact", "announced", "normal"),
+    ("aap-2015", "applications", 1): ("125", "exact", "result", "preferred"),
+    ("aap-2015", "admissible", 1): ("85", "exact", "result", "preferred"),
+    ("aap-2015", "admissible", 2): ("99", "exact", "result", "normal"),
+    ("aap-2015", "laureates", 1): ("14", "exact", "result", "preferred"),
+    ("aap-2015", "budget", 1): ("2750000", "exact", "result", "preferred"),
+    ("aap-2015", "budget", 2): ("2700000", "exact", "announced", "normal"),
+    ("aap-2015", "budget", 3): ("2700000", "exact", "result", "normal"),
+    ("ami-phase-1", "laureates", 1): ("147", "exact", "result", "preferred"),
+    ("ami-phase-2", "laureates", 1): ("31", "exact", "result", "preferred"),
+    ("ami-phase-2", "amount-per-laureate", 1): ("100000", "exact", "result", "preferred"),
+    ("ami-2021-phase-1", "applications", 1): ("135", "exact", "result", "preferred"),
+    ("ami-2021-phase-1", "applications", 2): ("134", "exact", "result", "normal"),
+    ("ami-2021-phase-1", "laureates", 1): ("107", "exact", "result", "preferred"),
+    ("ami-2021-phase-2", "invited", 1): ("40", "exact", "result", "preferred"),
+    ("ami-2021-phase-2", "laureates", 1): ("15", "exact", "result", "preferred"),
+    ("ami-2021-phase-2", "laureates", 2): ("15", "at-least", "announced", "normal"),
+    ("ami-2021-phase-2", "laureates", 3): ("20", "at-most", "announced", "normal"),
+    ("ami-2021-phase-2", "amount-per-laureate", 1): ("100000", "exact", "result", "preferred"),
+    ("ami-2022-phase-2", "laureates", 1): ("15", "exact", "announced", "normal"),
+    ("ami-2022-phase-2", "amount-per-laureate", 1): ("100000", "exact", "announced", "normal"),
+    ("ami-2023-phase-2", "applications", 1): ("72", "exact", "result", "preferred"),
+    ("ami-2023-phase-2", "laureates", 1): ("15", "exact", "result", "preferred"),
+    ("ami-2023-phase-2", "amount-per-laureate", 1): ("100000", "exact", "result", "preferred"),
+    ("ami-2023-phase-2", "budget", 1): ("1500000", "exact", "announced", "preferred"),
+    ("ami-2025", "applications", 1): ("79", "exact", "result", "preferred"),
+    ("ami-2025", "laureates", 1): ("8", "exact", "result", "preferred"),
+    ("ami-2025", "budget", 1): ("500000", "exact", "result", "preferred"),
+}
+ST = "https://w3id.org/ptce-kg/id/statement/programme/"
+
+
+def test_golden_list_of_programme_figures(real_ctx):
+    store = load(ctx=real_ctx)
+    rows = select(store, f"""PREFIX wikibase: <http://wikiba.se/ontology#>
+        SELECT ?st ?value ?precision ?status ?rank ?doc {{ ?st a <{PTCE}Statement> ; <http://www.w3.org/1999/02/22-rdf-syntax-ns#value> ?value ;
+            <{PTCE}precision> ?precision ; <{PTCE}statementStatus> ?status ; wikibase:rank ?rank ;
+            <http://www.w3.org/ns/prov#wasDerivedFrom>/<http://purl.org/dc/terms/source> ?doc }}""")
+    got = {tuple(r["st"][len(ST):].split("/")): (r["value"], r["precision"].rsplit("/", 1)[1],
+                                                  r["status"].rsplit("/", 1)[1],
+                                                  r["rank"].rsplit("#", 1)[1].replace("Rank", "").lower())
+           for r in rows}
+    assert {(p, k, int(n)): v for (p, k, n), v in got.items()} == GOLDEN
+
+
+def test_truthy_triples_only_for_preferred_exact_values(real_ctx):
+    store = load(ctx=real_ctx)
+    rows = select(store, f"""SELECT ?p ?v {{ <{P}aap-2013> ?p ?v
+        FILTER(?p IN (<{PTCE}applicationCount>, <{PTCE}admissibleCount>, <{PTCE}laureateCount>, <{PTCE}budget>)) }}""")
+    assert {r["p"].rsplit("#", 1)[1]: r["v"] for r in rows} == {
+        "applicationCount": "180", "admissibleCount": "130", "laureateCount": "23", "budget": "3000000"}
+    # the 2022 wave's 15 laureates are an announcement: no plain laureate count
+    assert select(store, f"SELECT ?v {{ <{P}ami-2022-phase-2> <{PTCE}laureateCount> ?v }}") == []
+    assert select(store, f"SELECT ?v {{ <{P}aap-2015> <{PTCE}year> ?v }}") == [{"v": "2015"}]
+    # the waves of phase 2 with a laureate count stay within their parent's 31
+    rows = select(store, f"""PREFIX dct: <http://purl.org/dc/terms/>
+        SELECT (SUM(?n) AS ?total) {{ ?w dct:isPartOf <{P}ami-phase-2> ; <{PTCE}laureateCount> ?n }}""")
+    assert int(rows[0]["total"]) <= 31
 
 
 def test_unknown_funder_is_refused(tmp_path, real_ctx):

@@ -6,6 +6,8 @@
     members.csv        memberships with role and circle      -> id/membership/{ptce}/{member}
     awards.csv         programmes won                        -> id/award/{programme}/{ptce}
     charters.csv       the PTCE charters (2014, 2021)        -> id/charte/{year}
+    statements.csv     member counts, each with its qualifiers and reference
+                                                             -> id/statement/ptce/{ptce}/{property}/{n}
 
 Every row cites its document and the passage it rests on. Unknown stays empty, never guessed.
 Territories are referenced as kind:code (commune:39300, epci:200093201, departement:65…) and must
@@ -19,6 +21,7 @@ from pathlib import Path
 from pyoxigraph import NamedNode
 
 from ingest.base import BuildContext, Provenance, Source
+from ingest.statements import COLUMNS as STATEMENT_COLUMNS, Prop, load_statements
 from ingest.table import Row, Table, cite, resolve_ref
 from ptce_kg.identifiers import siren_ok
 from ptce_kg.rdf import (add_siren, ADMS, DCT, FOAF, ORG, PTCE, RDFS, ROV, SCHEMA, SKOS, A, TripleSink, code, en, fr,
@@ -43,6 +46,13 @@ COOPERATION_MODES = {"mutualisation", "mutualisation-locaux", "mutualisation-emp
 STAGES = {"gestation", "emergence", "developpement", "consolidation"}
 IMPULSES = {"entrepreneuriale", "citoyenne", "collectivite"}
 BOOLEANS = {"true": True, "false": False, "": None}
+# What statements.csv may count for a PTCE, and the direct ("truthy") property of each.
+PROPERTIES = {
+    "member-count": Prop(PTCE.declaredMemberCount, "integer", "nombre de membres"),
+    "ess-member-count": Prop(PTCE.essMemberCount, "integer", "nombre de membres entreprises de l'ESS"),
+    "other-enterprise-member-count": Prop(PTCE.otherEnterpriseMemberCount, "integer",
+                                          "nombre de membres entreprises hors ESS"),
+}
 
 
 def _codes(sink: TripleSink, node: NamedNode, row: Row, field: str, scheme: str, prop: NamedNode,
@@ -81,6 +91,7 @@ class RegistrySource(Source):
         documents = self._documents(sink)
         organisations = self._organisations(sink, ctx, documents)
         ptces = self._ptce(sink, ctx, organisations, documents)
+        load_statements(sink, self._table("statements.csv", STATEMENT_COLUMNS), "ptce", PROPERTIES, ptces, documents)
         self._members(sink, ctx, organisations, ptces, documents)
         self._awards(sink, ptces, documents)
         self._charters(sink, documents)
@@ -145,7 +156,7 @@ class RegistrySource(Source):
 
     def _ptce(self, sink: TripleSink, ctx: BuildContext, organisations: set[str], documents) -> set[str]:
         columns = ["id", "label", "alt_labels", "carrier", "perimeter", "perimeter_kind", "sectors",
-                   "cooperation_modes", "stage", "impulse", "created", "member_count", "map_2014",
+                   "cooperation_modes", "stage", "impulse", "created", "map_2014",
                    "description", "source", "passage"]
         ids: set[str] = set()
         self._carriers: dict[str, str] = {}
@@ -172,9 +183,6 @@ class RegistrySource(Source):
             created = row.integer("created")
             if created is not None:
                 sink.add(node, DCT.created, typed(str(created), "gYear"))
-            count = row.integer("member_count")
-            if count is not None:
-                sink.add(node, PTCE.declaredMemberCount, typed(str(count), "integer"))
             if row.choice("map_2014", {"yes", ""}) == "yes":
                 sink.add(node, PTCE.mapCategory, code("map-category", "repere"))
                 if MAP_2014_DOCUMENT not in documents:

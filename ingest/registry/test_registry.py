@@ -87,6 +87,10 @@ def _edit(tmp_path, table, match, field, value):
     ("organisations.csv", {"id": "juratri"}, "siren", "123456789", "not a valid SIREN"),
     ("members.csv", {"ptce": "cluster-jura", "member": "juratri"}, "role", "magicien", "magicien"),
     ("awards.csv", {"ptce": "turfu-productions"}, "programme", "ami-1999", "unknown programme"),
+    ("statements.csv", {"subject": "cluster-jura", "property": "member-count"}, "precision", "environ", "environ"),
+    ("statements.csv", {"subject": "cluster-jura", "property": "member-count"}, "subject", "jura", "unknown ptce"),
+    ("statements.csv", {"subject": "cluster-jura", "property": "member-count"}, "property", "members", "members"),
+    ("statements.csv", {"subject": "cluster-jura", "property": "member-count"}, "value", "40+", "not a non-negative"),
 ])
 def test_bad_cell_names_file_line_field_and_reason(tmp_path, real_ctx, table, match, field, value, reason):
     folder, line = _edit(tmp_path, table, match, field, value)
@@ -96,3 +100,47 @@ def test_bad_cell_names_file_line_field_and_reason(tmp_path, real_ctx, table, ma
     assert error.value.line == line
     assert error.value.field == field
     assert reason in str(error.value)
+
+
+# Every number statement of the registry: (ptce, property, n) -> (value, precision, status, rank).
+GOLDEN = {
+    ("organic-vallee", "member-count", 1): ("20", "at-least", "result", "preferred"),       # « plus de 20 membres »
+    ("cluster-jura", "member-count", 1): ("40", "exact", "result", "preferred"),           # « 40 partenaires »
+    ("cluster-jura", "ess-member-count", 1): ("15", "exact", "result", "preferred"),       # « 15 de l'ESS »
+    ("cluster-jura", "other-enterprise-member-count", 1): ("25", "exact", "result", "preferred"),
+    ("figeacteurs", "member-count", 1): ("60", "at-least", "result", "preferred"),         # « plus de 60 entreprises »
+    ("village-documentaire-lussas", "member-count", 1): ("12", "about", "result", "preferred"),  # « une douzaine »
+    ("dombinnov", "ess-member-count", 1): ("19", "exact", "result", "preferred"),          # « 19 entreprises sociales »
+    ("culture-et-cooperation", "member-count", 1): ("20", "about", "result", "preferred"),  # « une vingtaine »
+}
+ST = f"{ID}statement/ptce/"
+RDF_VALUE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#value"
+
+
+def test_golden_list_of_member_counts(registry):
+    rows = select(registry, f"""PREFIX wikibase: <http://wikiba.se/ontology#>
+        SELECT ?st ?value ?precision ?status ?rank {{ ?st a <{PTCE}Statement> ; <{RDF_VALUE}> ?value ;
+            <{PTCE}precision> ?precision ; <{PTCE}statementStatus> ?status ; wikibase:rank ?rank }}""")
+    got = {}
+    for r in rows:
+        ptce, prop, n = r["st"][len(ST):].split("/")
+        got[(ptce, prop, int(n))] = (r["value"], r["precision"].rsplit("/", 1)[1], r["status"].rsplit("/", 1)[1],
+                                     r["rank"].rsplit("#", 1)[1].replace("Rank", "").lower())
+    assert got == GOLDEN
+
+
+def test_no_bound_or_approximation_reads_as_a_plain_count(registry):
+    rows = select(registry, f"SELECT ?p ?n {{ ?p <{PTCE}declaredMemberCount> ?n }} ORDER BY ?p")
+    assert rows == [{"p": f"{ID}ptce/cluster-jura", "n": "40"}]
+    # a SCIC's 200 cooperators are not the PTCE's members
+    assert select(registry, f"SELECT ?s {{ <{ID}ptce/matieres-couleurs-luberon> <{PTCE}hasStatement> ?s }}") == []
+
+
+def test_every_statement_has_its_reference_with_passage(registry):
+    rows = select(registry, f"""PREFIX prov: <http://www.w3.org/ns/prov#> PREFIX dct: <http://purl.org/dc/terms/>
+        SELECT ?st ?doc ?passage ?locator {{ ?st a <{PTCE}Statement> ; prov:wasDerivedFrom ?ref .
+            ?ref a <{PTCE}Reference> ; dct:source ?doc ; <{PTCE}passage> ?passage ; <{PTCE}locator> ?locator }}""")
+    assert len(rows) == len(GOLDEN)
+    jura = [r for r in rows if r["st"] == f"{ST}cluster-jura/member-count/1"]
+    assert jura[0]["passage"].startswith("Le PTCE implique 40 partenaires")
+    assert jura[0]["doc"] == f"{ID}document/edd-ptce-leviers"

@@ -1,0 +1,185 @@
+"""Number statements: a value with its qualifiers and its own reference, in the manner of Wikidata's RDF model.
+
+A statements table (ingest/registry/statements.csv for the PTCE, ingest/programmes/statements.csv for the
+programmes) has one row per value a document gives:
+
+    subject        the PTCE or programme id
+    property       what is counted (a key of the pipeline's PROPERTIES: member-count, applications, budget…)
+    n              the statement's number within (subject, property): part of its IRI, never reused
+    value          the number (or year) as the document gives it
+    precision      exact | at-least | at-most | about        ("plus de 20" is at-least 20, "une douzaine" about 12)
+    status         result | announced                        ("15 PTCE … bénéficieront" is announced)
+    point_in_time  YYYY, YYYY-MM or YYYY-MM-DD when the document dates the value
+    rank           preferred | normal | deprecated           (Wikidata ranks)
+    rank_reason    why this value is preferred over another, or deprecated (required then)
+    source         the document id (documents.csv)
+    locator        where in the document (section, heading) or, for a web page, its address
+    retrieved      for a web page, the date it was read (YYYY-MM-DD)
+    passage        for a seed (documents.csv `seed`), the exact words that support the value
+    note           for a web page, the fact in the project's own words (no verbatim text of third parties)
+
+Each row becomes `id/statement/{kind}/{subject}/{property}/{n}` (a ptce:Statement) with
+`prov:wasDerivedFrom` its reference `…/{n}/reference` (a ptce:Reference: document, locator, passage or note,
+date read). The direct ("truthy") triple `subject property value` is written only for a statement that is
+both preferred and exact: a lower bound, an approximation or an announcement never reads as a plain value.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+from pyoxigraph import NamedNode
+
+from ingest.table import REGISTRY_DIR, Row, Table
+from ptce_kg.rdf import DCT, PROV, PTCE, RDF, RDFS, A, Namespace, TripleSink, code, fr, iri, string, typed
+
+WIKIBASE = Namespace("http://wikiba.se/ontology#")
+COLUMNS = ["subject", "property", "n", "value", "precision", "status", "point_in_time", "rank", "rank_reason",
+           "source", "locator", "retrieved", "passage", "note"]
+PRECISIONS = {"exact", "at-least", "at-most", "about"}
+STATUSES = {"result", "announced"}
+RANKS = {"preferred": WIKIBASE.PreferredRank, "normal": WIKIBASE.NormalRank, "deprecated": WIKIBASE.DeprecatedRank}
+PRECISION_LABELS = {"exact": "exactement", "at-least": "au moins", "at-most": "au plus", "about": "environ"}
+_DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
+
+
+@dataclass(frozen=True)
+class Prop:
+    """A countable property: its direct predicate, its datatype and its French label."""
+    predicate: NamedNode
+    datatype: str  # integer | decimal | gYear
+    label: str
+
+
+@dataclass
+class Statement:
+    subject: str
+    key: str
+    n: int
+    value: str
+    precision: str
+    status: str
+    rank: str
+    row: Row
+
+
+def seeds() -> dict[str, str]:
+    """Document id -> its seed file name ('' for a web page), from documents.csv."""
+    table = Table("registry", REGISTRY_DIR / "documents.csv", ["id", "seed"])
+    return {row.required("id"): row.get("seed") for row in table.rows()}
+
+
+def _point_in_time(row: Row, field: str):
+    value = row.get(field)
+    if not value:
+        return None
+    if not _DATE.match(value):
+        raise row.error(field, f"'{value}' is not YYYY, YYYY-MM or YYYY-MM-DD")
+    try:
+        dt.date.fromisoformat({4: value + "-01-01", 7: value + "-01", 10: value}[len(value)])
+    except ValueError:
+        raise row.error(field, f"'{value}' is not a date") from None
+    return typed(value, {4: "gYear", 7: "gYearMonth", 10: "date"}[len(value)])
+
+
+def _value(row: Row, prop: Prop) -> str:
+    value = row.required("value")
+    ok = {"integer": r"^\d+$", "decimal": r"^\d+(\.\d+)?$", "gYear": r"^\d{4}$"}[prop.datatype]
+    if not re.match(ok, value):
+        raise row.error("value", f"'{value}' is not a non-negative {prop.datatype}")
+    return value
+
+
+def load_statements(sink: TripleSink, table: Table, kind: str, properties: dict[str, Prop],
+                    subjects: set[str], documents: dict[str, NamedNode]) -> list[Statement]:
+    """Writes every statement of `table` (subjects `id/{kind}/{subject}`) and the truthy triples; returns them."""
+    seed_of = seeds()
+    statements: list[Statement] = []
+    seen: dict[tuple[str, str, int], int] = {}
+    for row in table.rows():
+        subject, key = row.required("subject"), row.required("property")
+        if subject not in subjects:
+            raise row.error("subject", f"unknown {kind} '{subject}'")
+        prop = properties.get(key)
+        if prop is None:
+            raise row.error("property", f"'{key}' is not one of {sorted(properties)}")
+        n = row.integer("n")
+        if not n:
+            raise row.error("n", "required: the statement's number within its subject and property (1, 2…)")
+        if (subject, key, n) in seen:
+            raise row.error("n", f"statement {subject}/{key}/{n} already at line {seen[(subject, key, n)]}")
+        seen[(subject, key, n)] = row.line
+        value = _value(row, prop)
+        precision = row.choice("precision", PRECISIONS) or row.required("precision")
+        status = row.choice("status", STATUSES) or row.required("status")
+        rank = row.choice("rank", set(RANKS)) or row.required("rank")
+        if rank == "deprecated" and not row.get("rank_reason"):
+            raise row.error("rank_reason", "a deprecated statement says why")
+        doc = row.required("source")
+        if doc not in documents:
+            raise row.error("source", f"unknown document '{doc}' (see ingest/registry/documents.csv)")
+        locator = row.required("locator")
+        if seed_of.get(doc):
+            row.required("passage")
+            if row.get("note") or row.get("retrieved"):
+                raise row.error("note", "a seed is quoted (passage), not paraphrased; no date read")
+        else:
+            if row.get("passage"):
+                raise row.error("passage", "no verbatim passage from a web page: state the fact in `note`")
+            row.required("note")
+            row.required("retrieved")
+        retrieved = row.get("retrieved")
+        if retrieved:
+            try:
+                dt.date.fromisoformat(retrieved)
+            except ValueError:
+                raise row.error("retrieved", f"'{retrieved}' is not a date YYYY-MM-DD") from None
+
+        subject_node = iri(f"{kind}/{subject}")
+        node = iri(f"statement/{kind}/{subject}/{key}/{n}")
+        ref = NamedNode(node.value + "/reference")
+        literal = typed(value, prop.datatype)
+        sink.add(subject_node, PTCE.hasStatement, node)
+        sink.add(node, A, PTCE.Statement)
+        sink.add(node, RDFS.label, fr(f"{prop.label} de {subject} : {PRECISION_LABELS[precision]} {value}"
+                                      + (" (annoncé)" if status == "announced" else "")))
+        sink.add(node, PTCE.statementSubject, subject_node)
+        sink.add(node, PTCE.statementProperty, prop.predicate)
+        sink.add(node, RDF.value, literal)
+        sink.add(node, PTCE.precision, code("precision", precision))
+        sink.add(node, PTCE.statementStatus, code("statement-status", status))
+        when = _point_in_time(row, "point_in_time")
+        if when is not None:
+            sink.add(node, PTCE.pointInTime, when)
+        sink.add(node, WIKIBASE.rank, RANKS[rank])
+        if row.get("rank_reason"):
+            sink.add(node, PTCE.rankReason, fr(row.get("rank_reason")))
+        sink.add(node, PROV.wasDerivedFrom, ref)
+        sink.add(ref, A, PTCE.Reference)
+        sink.add(ref, RDFS.label, fr(f"référence de {prop.label} de {subject} ({doc})"))
+        sink.add(ref, DCT.source, documents[doc])
+        sink.add(ref, PTCE.locator, string(locator))
+        if row.get("passage"):
+            sink.add(ref, PTCE.passage, fr(row.get("passage")))
+        if row.get("note"):
+            sink.add(ref, RDFS.comment, fr(row.get("note")))
+        if retrieved:
+            sink.add(ref, PTCE.retrieved, typed(retrieved, "date"))
+        if rank == "preferred" and precision == "exact":
+            sink.add(subject_node, prop.predicate, literal)
+        statements.append(Statement(subject, key, n, value, precision, status, rank, row))
+
+    groups: dict[tuple[str, str], list[Statement]] = {}
+    for s in statements:
+        groups.setdefault((s.subject, s.key), []).append(s)
+    for (subject, key), group in groups.items():
+        preferred = [s for s in group if s.rank == "preferred"]
+        if len(preferred) > 1:
+            raise preferred[1].row.error("rank", f"two preferred statements for {subject} {key} "
+                                                 f"(lines {preferred[0].row.line} and {preferred[1].row.line})")
+        if len(group) > 1 and preferred and not preferred[0].row.get("rank_reason"):
+            raise preferred[0].row.error("rank_reason", f"sources disagree on {subject} {key}: "
+                                                        "say why this value is preferred")
+    return statements
