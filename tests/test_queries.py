@@ -192,3 +192,15 @@ def test_ptce_on_a_map(server):
     assert jura["carrier_form"] == "scop"
     laureates = {a["ptce"] for a in table("awards.csv")}
     assert any(r.get("programmes") for k, r in rows.items() if k in laureates)
+
+
+def test_statements_of_a_ptce(server):
+    rows = {r["statement"].rsplit("/", 2)[1]: r for r in run(server, "statements-of-a-ptce")}
+    assert set(rows) == {"member-count", "ess-member-count", "other-enterprise-member-count"}
+    partners = rows["member-count"]
+    assert (partners["value"], partners["precision"], partners["status"], partners["rank"]) == (
+        "40", "exact", "result", "preferred")
+    assert partners["passage"] == "Le PTCE implique 40 partenaires, dont 25 entreprises classiques et 15 de l'ESS"
+    assert partners["document"] == ID + "document/edd-ptce-leviers" and partners["title"] and partners["locator"]
+    assert (rows["ess-member-count"]["value"], rows["other-enterprise-member-count"]["value"]) == ("15", "25")
+    assert all(r["passage"] == partners["passage"] for r in rows.values())

@@ -42,3 +42,24 @@ def test_a_bad_siren_key_is_a_violation():
                                   pyoxigraph.Literal("552100554") if quad.predicate.value.endswith("siren") else quad.object,
                                   quad.graph_name))
     assert validate(valid, shapes=("data-quality.ttl",)).violations == 0
+
+
+def test_a_statement_without_reference_is_a_violation():
+    from pyoxigraph import Literal, NamedNode, Quad
+    rdf, ptce = "http://www.w3.org/1999/02/22-rdf-syntax-ns#", "https://w3id.org/ptce-kg/def#"
+    g = NamedNode("https://w3id.org/ptce-kg/graph/registry")
+    st = NamedNode("https://w3id.org/ptce-kg/id/statement/ptce/test/member-count/1")
+    store = pyoxigraph.Store()
+    for p, o in ((rdf + "type", NamedNode(ptce + "Statement")),
+                 ("http://www.w3.org/2000/01/rdf-schema#label", Literal("test", language="fr")),
+                 (ptce + "statementSubject", NamedNode("https://w3id.org/ptce-kg/id/ptce/test")),
+                 (ptce + "statementProperty", NamedNode(ptce + "declaredMemberCount")),
+                 (rdf + "value", Literal("40")),
+                 (ptce + "precision", NamedNode("https://w3id.org/ptce-kg/code/precision/exact")),
+                 (ptce + "statementStatus", NamedNode("https://w3id.org/ptce-kg/code/statement-status/result")),
+                 ("http://wikiba.se/ontology#rank", NamedNode("http://wikiba.se/ontology#PreferredRank"))):
+        store.add(Quad(st, NamedNode(p), o, g))
+    summary = validate(store, shapes=("data-quality.ttl",))
+    assert summary.violations == 1
+    (key, _), = summary.examples.items()
+    assert "wasDerivedFrom" in key[1]
