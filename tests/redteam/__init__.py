@@ -18,8 +18,9 @@ from hypothesis import HealthCheck, settings
 
 PROFILE_VARIABLE = "PTCE_KG_FUZZ_PROFILE"
 EXAMPLES_VARIABLE = "PTCE_KG_FUZZ_EXAMPLES"
-# What one example may take; the readers' own bounds keep every input far below it.
-EXAMPLE_SECONDS = float(os.environ.get("PTCE_KG_FUZZ_EXAMPLE_SECONDS", "2"))
+# What one example may take (generous: CI machines are small and busy); the readers' own bounds keep every
+# input far below it.
+EXAMPLE_SECONDS = float(os.environ.get("PTCE_KG_FUZZ_EXAMPLE_SECONDS", "10"))
 
 settings.register_profile(
     "ci",
