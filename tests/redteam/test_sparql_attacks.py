@@ -146,6 +146,7 @@ DEEP = {
     "brackets": "SELECT * { ?s ?p " + "[ ?q " * 3000 + "1" + " ]" * 3000 + " }",
     "function calls": "SELECT ?x { BIND(" + "CONCAT(" * 3000 + '"a"' + ")" * 3000 + " AS ?x) }",
     "arithmetic chain": "SELECT ?x { BIND(" + "+".join(["1"] * 20000) + " AS ?x) }",
+    "chain behind FROM in a comment": "# FROM SERVICE LOAD\nSELECT ?x { BIND(" + "*".join(["2"] * 20000) + " AS ?x) }",
     "signed numbers": "SELECT ?x { BIND(1" + "-1" * 20000 + " AS ?x) }",
     "unary operators": "SELECT ?x { BIND(" + "!" * 20000 + "true AS ?x) }",
     "boolean chain": "SELECT ?x { BIND(" + "&&".join(["true"] * 20000) + " AS ?x) }",
