@@ -122,3 +122,27 @@ def target(built_store):
     process, base = start_server(built_store, **REDTEAM_SETTINGS)
     yield Target(process, base)
     stop(process)
+
+
+def during(attack, base: str, after: float = 0.3, within: float = 2.0):
+    """Run `attack()` in a thread and, while it is in flight, check that another client is answered within
+    `within` seconds. Returns what the attack returned (or raises what it raised)."""
+    import threading
+
+    outcome: dict = {}
+
+    def run():
+        try:
+            outcome["value"] = attack()
+        except BaseException as exc:  # re-raised below, in the test's thread
+            outcome["error"] = exc
+    thread = threading.Thread(target=run)
+    thread.start()
+    time.sleep(after)
+    try:
+        assert_serves_others(base, within)
+    finally:
+        thread.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
