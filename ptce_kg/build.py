@@ -205,6 +205,12 @@ def build(store_path: str | Path | None = None, *, sources: list[Source] | None 
         from .checks import run_checks
 
         run_checks(store)
+        from .consistency import describe, run as consistency_checks
+
+        contradictions = consistency_checks(store)
+        if contradictions:
+            raise BuildError("contradictions between statements, nothing published / contradictions entre "
+                             "déclarations, rien n'est publié:\n" + describe(contradictions))
         store.flush()
         if with_dumps:
             from .export import export

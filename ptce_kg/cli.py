@@ -191,6 +191,8 @@ def cmd_check(args) -> int:
 
 
 def cmd_validate(args) -> int:
+    """Exit 1 on any SHACL violation or any contradiction between statements (ptce_kg/consistency/)."""
+    from . import consistency
     from .config import settings
     from .remote import open_root
     from .validate import validate
@@ -198,13 +200,23 @@ def cmd_validate(args) -> int:
     store = open_root(args.store or settings().store).open_read()
     _progress("[validate] loading the graph and running the shapes…")
     summary = validate(store)
+    _progress("[validate] consistency checks (ptce_kg/consistency/*.rq)…")
+    contradictions = consistency.run(store)
     if args.format == "json":
-        print(json.dumps(summary.as_dict(), ensure_ascii=False, indent=2))
+        report = summary.as_dict()
+        report["contradictions"] = [c.as_dict() for c in contradictions]
+        print(json.dumps(report, ensure_ascii=False, indent=2))
     else:
         rows = [[r["shapes"], r["shape"], r["severity"], str(r["count"])] for r in summary.as_dict()["results"]]
         print(_table(["shapes", "shape", "severity", "results"], rows) if rows else "no result: the graph conforms")
         print(f"{summary.triples:,} triples validated in {summary.seconds:.1f} s; {summary.violations} violation(s)")
-    return 1 if summary.violations else 0
+        for c in contradictions:
+            print(f"\n✘ [{c.check}] {c.message['fr']}\n  {c.message['en']}")
+            print(_table(["side", "fact", "value", "source (document, locator)"],
+                         [[f.role, consistency.short(f.iri), f.value or "", f.where()] for f in c.facts]))
+        print(f"{len(consistency.checks())} consistency checks: {len(contradictions)} contradiction(s) "
+              f"/ {len(contradictions)} contradiction(s) entre déclarations")
+    return 1 if summary.violations or contradictions else 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -250,7 +262,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("file", help="a .json or .yaml form (see shapes/candidate.schema.json), or RDF (.ttl, .jsonld…)")
     p.set_defaults(func=cmd_check)
 
-    p = sub.add_parser("validate", help="validate the published graph with the SHACL shapes of shapes/")
+    p = sub.add_parser("validate", help="validate the published graph: SHACL shapes of shapes/ and consistency checks "
+                                            "(exit 1 on a violation or a contradiction)")
     p.add_argument("--store")
     p.add_argument("--format", choices=["table", "json"], default="table")
     p.set_defaults(func=cmd_validate)

@@ -63,3 +63,12 @@ def test_a_statement_without_reference_is_a_violation():
     assert summary.violations == 1
     (key, _), = summary.examples.items()
     assert "wasDerivedFrom" in key[1]
+
+
+def test_the_published_graph_has_no_contradiction(store):
+    """The consistency checks (ptce_kg/consistency/*.rq) on the whole built graph; each is broken on purpose in
+    tests/test_consistency.py."""
+    from ptce_kg import consistency
+
+    found = consistency.run(store)
+    assert found == [], consistency.describe(found)
