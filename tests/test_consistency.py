@@ -63,7 +63,7 @@ def facts(contradiction) -> dict:
 
 
 def test_every_check_is_documented_in_both_languages():
-    assert len(consistency.checks()) >= 7
+    assert len(consistency.checks()) >= 8
     for path in consistency.checks():
         text = path.read_text(encoding="utf-8")
         for key in ("title", "title-en", "description", "description-en", "message", "message-en"):
@@ -236,3 +236,65 @@ def test_validate_exits_1_and_reports_in_table_and_json(tmp_path, real_ctx, monk
     monkeypatch.setattr(remote, "open_root", lambda spec: _Root(clean))
     assert cli.main(["validate", "--store", str(tmp_path)]) == 0
     assert "0 contradiction(s)" in capsys.readouterr().out
+
+
+def test_a_build_with_a_contradiction_publishes_nothing(tmp_path):
+    """Two tiny programmes (a call of 10 laureates, its wave of 12): the build refuses, naming both statements."""
+    from ingest.base import Provenance, Source
+    from pyoxigraph import NamedNode
+
+    from ptce_kg.build import build
+    from ptce_kg.errors import BuildError
+    from ingest.statements import WIKIBASE
+    from ptce_kg.rdf import DCT, PROV, PTCE, RDF, RDFS, A, code, fr, iri, typed
+    from ptce_kg.rdf import graph as named_graph
+    from ptce_kg.store import StoreRoot
+
+    class Tiny(Source):
+        name = "tiny"
+        graph = named_graph("programmes")
+
+        def provenance(self):
+            return Provenance("t", "t", "https://example.org/t", "0", "https://example.org/l", "t")
+
+        def load(self, sink, ctx):
+            doc = iri("document/tiny")
+            sink.add(doc, A, NamedNode("http://xmlns.com/foaf/0.1/Document"))
+            sink.add(iri("programme/wave"), DCT.isPartOf, iri("programme/call"))
+            sink.add(iri("programme/wave"), DCT.identifier, typed("wave", "string"))
+            sink.add(iri("programme/wave"), PTCE.programmeKind, code("programme-kind", "wave"))
+            for subject, value in (("call", "10"), ("wave", "12")):
+                node = iri(f"statement/programme/{subject}/laureates/1")
+                ref = NamedNode(node.value + "/reference")
+                sink.add(iri(f"programme/{subject}"), A, PTCE.FundingProgramme)
+                sink.add(node, A, PTCE.Statement)
+                sink.add(node, PTCE.statementSubject, iri(f"programme/{subject}"))
+                sink.add(node, PTCE.statementProperty, PTCE.laureateCount)
+                sink.add(node, RDF.value, typed(value, "integer"))
+                sink.add(node, PTCE.precision, code("precision", "exact"))
+                sink.add(node, PTCE.statementStatus, code("statement-status", "result"))
+                sink.add(node, WIKIBASE.rank, WIKIBASE.PreferredRank)
+                sink.add(node, PROV.wasDerivedFrom, ref)
+                sink.add(ref, DCT.source, doc)
+                sink.add(ref, PTCE.locator, typed(f"page {value}", "string"))
+                sink.add(ref, RDFS.label, fr("r"))
+
+    with pytest.raises(BuildError) as error:
+        build(tmp_path / "store", sources=[Tiny()], progress=lambda m: None, with_dumps=False)
+    message = str(error.value)
+    assert "nothing published" in message and "rien n'est publié" in message
+    assert "statement/programme/call/laureates/1 = 10 — document/tiny, page 10" in message
+    assert "statement/programme/wave/laureates/1 = 12 — document/tiny, page 12" in message
+    assert StoreRoot(tmp_path / "store").current_name() is None
+
+
+def test_more_named_laureates_than_the_count(tmp_path, real_ctx):
+    # the 2021 wave names its 15 laureates (awards.csv); its count lowered to 14
+    store = load(tmp_path, real_ctx, [("programmes/statements.csv",
+                                       {"subject": "ami-2021-phase-2", "property": "laureates", "n": "1"}, "value", "14")])
+    (c,) = only(consistency.run(store), "awards-above-laureate-count")
+    assert "15" in c.message["fr"] and "14" in c.message["en"]
+    got = facts(c)
+    assert got[("a", ST + "ami-2021-phase-2/laureates/1")].documents[0]["locator"] == "introduction"
+    awards = [f for (role, _), f in got.items() if role == "b"]
+    assert len(awards) == 15 and all(f.documents[0]["document"].endswith("/chorum-ami-2021") for f in awards)
