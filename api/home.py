@@ -28,6 +28,14 @@ def counts(request: Request) -> dict | None:
     return rows[0] if rows else None
 
 
+def coverage_shares(request: Request) -> dict | None:
+    """What is known and what is not, from the coverage queries (the /coverage page's figures)."""
+    from .pages import coverage_data
+
+    store = request.app.state.live.get_or_none()
+    return coverage_data(store) if store is not None else None
+
+
 def schema_org(request: Request, graphs: list[dict]) -> dict:
     """schema.org Dataset for search engines (Google Dataset Search reads it from the home page)."""
     from ptce_kg.export import ALL, read_manifest
@@ -68,4 +76,5 @@ def home(request: Request):
         "modified": graphs[0]["modified"] if graphs else None,
         "queries": query_files.all_queries(),
         "schema_org": schema_org(request, graphs),
+        "coverage": coverage_shares(request),
     })

@@ -15,6 +15,7 @@ from ptce_kg.eligibility import with_values
 
 router = APIRouter(tags=["pages"])
 RDF_DIR = Path(__file__).resolve().parent / "rdf"
+BASE = "https://w3id.org/ptce-kg/"
 
 # (title fr, title en, query of queries/, label variable(s), value variable)
 CHARTS = [
@@ -72,12 +73,67 @@ def search(request: Request, q: str = ""):
     return request.app.state.templates.TemplateResponse(request, "search.html", {"q": q, "results": results})
 
 
+def _local(iri: str) -> str:
+    return "/" + iri.split(BASE, 1)[1] if iri.startswith(BASE) else iri
+
+
 def ptce_context(request: Request, store, iri: str) -> dict:
     def run(file: str) -> list[dict]:
         return queries.rows(store, with_values((RDF_DIR / file).read_text(encoding="utf-8"), "ptce", [iri]))
     members = run("ptce-members.rq")
     for m in members:
-        m["href"] = "/" + m["member"].split("https://w3id.org/ptce-kg/", 1)[1] if m["member"].startswith(
-            "https://w3id.org/ptce-kg/") else m["member"]
+        m["href"] = _local(m["member"])
+    statements = run("ptce-statements.rq")
+    # Each statement gets a footnote number and an anchor; a direct ("truthy") triple of the "All properties"
+    # table points to the statements it comes from (same property, same value).
+    notes: dict[str, list[dict]] = {}
+    for number, s in enumerate(statements, start=1):
+        s["number"] = number
+        s["anchor"] = "statement-" + "-".join(s["statement"].rsplit("/", 2)[1:])
+        s["href"], s["document_href"] = _local(s["statement"]), _local(s["document"])
+        notes.setdefault(f"{s['property']}|{s['value']}", []).append(s)
     report = eligibility.evaluate(eligibility.ptce_graph(store, iri)).as_dict()
-    return {"members": members, "awards": run("ptce-awards.rq"), "report": report}
+    return {"members": members, "awards": run("ptce-awards.rq"), "report": report, "statements": statements,
+            "statement_notes": notes}
+
+
+# -- what is known and what is not -------------------------------------------------------------
+
+COVERAGE_FACTS = [("territory", "ont un territoire connu (périmètre)", "PTCE have a known territory (perimeter)"),
+                  ("carrier", "ont une structure porteuse connue", "PTCE have a known carrier"),
+                  ("members", "ont des membres connus", "PTCE have known members"),
+                  ("awards", "ont une aide de programme connue", "PTCE have a known programme award")]
+
+
+def coverage_data(store) -> dict:
+    """The two coverage queries of queries/ and the shares the home page states, computed from their rows."""
+    per_programme = queries.find("coverage")
+    per_ptce = queries.find("coverage-per-ptce")
+    programmes = queries.rows(store, per_programme.text)
+    ptces = queries.rows(store, per_ptce.text)
+    for r in programmes:
+        r["href"] = _local(r["programme"])
+        r["statement_href"] = _local(r["statement"]) if r.get("statement") else None
+    for r in ptces:
+        r["href"] = _local(r["ptce"])
+    counted = [r for r in programmes if r.get("in_total") == "true"]
+    facts = [{"key": key, "fr": fr, "en": en, "known": sum(r.get(key) == "true" for r in ptces)}
+             for key, fr, en in COVERAGE_FACTS]
+    return {
+        "programmes": programmes, "ptces": ptces, "facts": facts, "ptce_total": len(ptces),
+        "published_total": sum(int(r["published"]) for r in counted),
+        "named_total": sum(int(r["named"]) for r in counted),
+        "all_exact": all(r.get("precision") == "exact" for r in counted),
+        "programme_query": {"name": per_programme.name, "title": per_programme.title,
+                            "title_en": per_programme.title_en,
+                            "sparql_href": f"/sparql?format=csv&query={quote(per_programme.text)}"},
+        "ptce_query": {"name": per_ptce.name, "title": per_ptce.title, "title_en": per_ptce.title_en,
+                       "sparql_href": f"/sparql?format=csv&query={quote(per_ptce.text)}"},
+    }
+
+
+@router.get("/coverage", response_class=HTMLResponse, summary="Ce qui est connu et ce qui ne l'est pas / coverage")
+def coverage(request: Request):
+    store = request.app.state.live.get_or_none()
+    return request.app.state.templates.TemplateResponse(
+        request, "coverage.html", {"coverage": coverage_data(store) if store is not None else None})

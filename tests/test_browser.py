@@ -120,7 +120,8 @@ def test_french_first_with_an_english_switch_that_sticks(page, embedded_server):
     assert page.locator("h1").inner_text() == "Carte des PTCE"
 
 
-@pytest.mark.parametrize("path", ["/", "/map", "/stats", "/search?q=Lons", "/eligibility", "/id/ptce/cluster-jura"])
+@pytest.mark.parametrize("path", ["/", "/map", "/stats", "/coverage", "/search?q=Lons", "/eligibility",
+                                  "/id/ptce/cluster-jura"])
 def test_accessibility_basics(page, embedded_server, path):
     """RGAA basics: page language, a title, one h1, a skip link to the content, every form field labelled,
     every image described, keyboard focus reaching the main navigation."""
@@ -149,6 +150,18 @@ def test_chart_values_equal_the_sparql_answer(page, embedded_server):
     href = chart.locator("figcaption a").get_attribute("href")
     assert href.startswith("/sparql?") and "ptce-per-region" not in href  # the query text itself, one click away
     shot(page, "stats")
+
+
+def test_a_statement_source_opens_without_script(page, embedded_server):
+    """The PTCE page's figures: each statement's source in a <details> that opens with no script of ours."""
+    page.goto(embedded_server + "/id/ptce/cluster-jura")
+    item = page.locator("#statement-member-count-1")
+    passage = item.locator("blockquote.passage")
+    assert not passage.is_visible()
+    item.locator("summary").click()
+    assert passage.is_visible()
+    assert passage.inner_text() == "Le PTCE implique 40 partenaires, dont 25 entreprises classiques et 15 de l'ESS"
+    shot(page, "ptce-statement-source")
 
 
 def test_eligibility_form_in_the_browser(page, embedded_server):
