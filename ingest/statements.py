@@ -15,8 +15,11 @@ programmes) has one row per value a document gives:
     source         the document id (documents.csv)
     locator        where in the document (section, heading) or, for a web page, its address
     retrieved      for a web page, the date it was read (YYYY-MM-DD)
-    passage        for a seed (documents.csv `seed`), the exact words that support the value
+    passage        for a seed (documents.csv `seed`) or a legal text (`legal_text`), the exact words that
+                   support the value
     note           for a web page, the fact in the project's own words (no verbatim text of third parties)
+
+`passage` or `note` + `retrieved` follow the one citation rule of the table rows (ingest/table.py check_citation).
 
 Each row becomes `id/statement/{kind}/{subject}/{property}/{n}` (a ptce:Statement) with
 `prov:wasDerivedFrom` its reference `…/{n}/reference` (a ptce:Reference: document, locator, passage or note,
@@ -32,7 +35,7 @@ from dataclasses import dataclass
 
 from pyoxigraph import NamedNode
 
-from ingest.table import REGISTRY_DIR, Row, Table
+from ingest.table import REGISTRY_DIR, Row, Table, check_citation, document_kinds
 from ptce_kg.rdf import DCT, PROV, PTCE, RDF, RDFS, A, Namespace, TripleSink, code, fr, iri, string, typed
 
 WIKIBASE = Namespace("http://wikiba.se/ontology#")
@@ -95,7 +98,7 @@ def _value(row: Row, prop: Prop) -> str:
 def load_statements(sink: TripleSink, table: Table, kind: str, properties: dict[str, Prop],
                     subjects: set[str], documents: dict[str, NamedNode]) -> list[Statement]:
     """Writes every statement of `table` (subjects `id/{kind}/{subject}`) and the truthy triples; returns them."""
-    seed_of = seeds()
+    kinds = document_kinds()
     statements: list[Statement] = []
     seen: dict[tuple[str, str, int], int] = {}
     for row in table.rows():
@@ -121,21 +124,9 @@ def load_statements(sink: TripleSink, table: Table, kind: str, properties: dict[
         if doc not in documents:
             raise row.error("source", f"unknown document '{doc}' (see ingest/registry/documents.csv)")
         locator = row.required("locator")
-        if seed_of.get(doc):
-            row.required("passage")
-            if row.get("note") or row.get("retrieved"):
-                raise row.error("note", "a seed is quoted (passage), not paraphrased; no date read")
-        else:
-            if row.get("passage"):
-                raise row.error("passage", "no verbatim passage from a web page: state the fact in `note`")
-            row.required("note")
-            row.required("retrieved")
+        # the rule of every citation (ingest/table.py): a seed or legal text quoted, a web page paraphrased
+        check_citation(row, [doc], kinds)
         retrieved = row.get("retrieved")
-        if retrieved:
-            try:
-                dt.date.fromisoformat(retrieved)
-            except ValueError:
-                raise row.error("retrieved", f"'{retrieved}' is not a date YYYY-MM-DD") from None
 
         subject_node = iri(f"{kind}/{subject}")
         node = iri(f"statement/{kind}/{subject}/{key}/{n}")

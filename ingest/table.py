@@ -1,11 +1,20 @@
 """Reading the curated CSV tables: line numbers, required fields, lists, references, citations.
 
 Every error names the table, the line and the field, so whoever edits a table knows what to fix.
+
+One citation rule for every table row and every statement reference (`check_citation`):
+- a document that may be quoted verbatim (a seed, documents.csv `seed`, or an official legal text,
+  documents.csv `legal_text` = yes) is cited by its exact words: `passage`, and no `note` or `retrieved`;
+- a web page (any other document: documents.csv gives its address, `url`) is never quoted: `note` states
+  the fact the row relies on in the project's own words and `retrieved` is the date the page was read
+  (YYYY-MM-DD); `passage` stays empty;
+- a row does not cite both kinds at once (one citation is either quoted or paraphrased).
 """
 
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -14,7 +23,7 @@ from pathlib import Path
 from pyoxigraph import NamedNode
 
 from ptce_kg.errors import IngestError
-from ptce_kg.rdf import DCT, PTCE, RDFS, A, TripleSink, fr, iri
+from ptce_kg.rdf import DCT, PTCE, RDFS, A, TripleSink, fr, iri, typed
 
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 LIST_SEPARATOR = "|"
@@ -89,24 +98,86 @@ class Table:
                 yield row
 
 
+@dataclass(frozen=True)
+class DocumentKind:
+    """What a document allows a citation to do: be quoted verbatim, or only paraphrased (a web page)."""
+    quotable: bool  # a seed or an official legal text
+    url: str
+
+
+def document_kinds(path: Path = REGISTRY_DIR / "documents.csv") -> dict[str, DocumentKind]:
+    """Document id -> its kind, from documents.csv (`seed`, `legal_text`, `url`)."""
+    table = Table("registry", path, ["id", "url", "seed"])
+    kinds = {}
+    for row in table.rows():
+        legal = row.choice("legal_text", {"yes", ""}) == "yes"
+        if legal and not row.get("url"):
+            raise row.error("url", "an official legal text gives its official address")
+        kinds[row.required("id")] = DocumentKind(bool(row.get("seed")) or legal, row.get("url"))
+    return kinds
+
+
+QUOTED, NOTE = "passage", "note"
+
+
+def check_citation(row: Row, docs: list[str], kinds: dict[str, DocumentKind]) -> str:
+    """QUOTED when `row` quotes its documents (`passage`), NOTE when it states a web page's fact in its own
+    words (`note`, with `retrieved`); raises, naming the file, line and field, on any other combination."""
+    unknown = [d for d in docs if d not in kinds]
+    if unknown:
+        raise row.error("source", f"unknown document '{unknown[0]}' (see ingest/registry/documents.csv)")
+    pages = [d for d in docs if not kinds[d].quotable]
+    if pages and len(pages) < len(docs):
+        raise row.error("source", f"cites a quotable document and a web page ({pages[0]}): a row is either "
+                                  "quoted or paraphrased, split it")
+    if not pages:
+        row.required("passage")
+        if row.get("note") or row.get("retrieved"):
+            raise row.error("note" if row.get("note") else "retrieved",
+                            "a seed is quoted (passage), not paraphrased; no date read")
+        return QUOTED
+    if row.get("passage"):
+        raise row.error("passage", f"no verbatim passage from a web page ({pages[0]}): state the fact in `note`, "
+                                   "in our own words")
+    for d in pages:
+        if not kinds[d].url:
+            raise row.error("source", f"web page '{d}' has no address (url) in ingest/registry/documents.csv")
+    row.required("note")
+    retrieved = row.required("retrieved")
+    try:
+        dt.date.fromisoformat(retrieved)
+    except ValueError:
+        raise row.error("retrieved", f"'{retrieved}' is not a date YYYY-MM-DD (the day the page was read)") from None
+    return NOTE
+
+
 def load_documents() -> dict[str, NamedNode]:
     """Document id -> IRI, from the registry's documents table."""
     table = Table("registry", REGISTRY_DIR / "documents.csv", ["id", "title", "publisher", "issued", "url", "note"])
     return {row.required("id"): iri(f"document/{row.get('id')}") for row in table.rows()}
 
 
-def cite(sink: TripleSink, subject: NamedNode, row: Row, key: str, documents: dict[str, NamedNode]) -> None:
-    """Attach the row's source documents and quoted passage to `subject` (ptce:citation)."""
+def cite(sink: TripleSink, subject: NamedNode, row: Row, key: str, documents: dict[str, NamedNode],
+         kinds: dict[str, DocumentKind] | None = None) -> None:
+    """Attach the row's source documents to `subject` (ptce:citation) with the quoted passage or, for web
+    pages, the fact in our words (rdfs:comment) and the date read (ptce:retrieved): see check_citation."""
     citation = iri(f"citation/{row.table.path.stem}/{key}")
-    for doc in row.items("source") or [row.required("source")]:
+    docs = row.items("source") or [row.required("source")]
+    for doc in docs:
         if doc not in documents:
             raise row.error("source", f"unknown document '{doc}' (see ingest/registry/documents.csv)")
+    kind = check_citation(row, docs, kinds if kinds is not None else document_kinds())
+    for doc in docs:
         sink.add(subject, DCT.source, documents[doc])
         sink.add(citation, DCT.source, documents[doc])
     sink.add(subject, PTCE.citation, citation)
     sink.add(citation, A, PTCE.Citation)
     sink.add(citation, RDFS.label, fr(f"citation {row.table.path.name}:{row.line}"))
-    sink.add(citation, PTCE.passage, fr(row.required("passage")))
+    if kind == QUOTED:
+        sink.add(citation, PTCE.passage, fr(row.get("passage")))
+    else:
+        sink.add(citation, RDFS.comment, fr(row.get("note")))
+        sink.add(citation, PTCE.retrieved, typed(row.get("retrieved"), "date"))
 
 
 def resolve_ref(row: Row, field: str, value: str, territories: dict[str, NamedNode],

@@ -25,13 +25,15 @@ PREFIX dct:  <http://purl.org/dc/terms/>
 PREFIX prov: <http://www.w3.org/ns/prov#>
 PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
 PREFIX rdf:  <http://www.w3.org/1999/02/22-rdf-syntax-ns#>
+PREFIX schema: <https://schema.org/>
 SELECT ?document ?title ?locator ?passage ?note ?retrieved ?label ?value WHERE {
   { <FACT> prov:wasDerivedFrom ?reference . ?reference dct:source ?document .
     OPTIONAL { ?reference ptce:locator ?locator } OPTIONAL { ?reference ptce:passage ?passage }
     OPTIONAL { ?reference rdfs:comment ?note } OPTIONAL { ?reference ptce:retrieved ?retrieved }
     OPTIONAL { <FACT> rdf:value ?value } }
   UNION
-  { <FACT> a ptce:Citation ; dct:source ?document . OPTIONAL { <FACT> ptce:passage ?passage } }
+  { <FACT> a ptce:Citation ; dct:source ?document . OPTIONAL { <FACT> ptce:passage ?passage }
+    OPTIONAL { <FACT> rdfs:comment ?note ; ptce:retrieved ?retrieved . OPTIONAL { ?document schema:url ?locator } } }
   OPTIONAL { <FACT> rdfs:label ?label FILTER(lang(?label) = "fr") }
   OPTIONAL { ?document dct:title ?title }
 } ORDER BY ?document"""
@@ -66,6 +68,8 @@ class Fact:
         for d in self.documents:
             spot = d.get("locator") or (f"« {d['passage'][:PASSAGE_CHARS]}{'…' if len(d['passage']) > PASSAGE_CHARS else ''} »"
                                         if d.get("passage") else "")
+            if not d.get("passage") and d.get("note"):  # a web page: the fact in our words, after its address
+                spot += f" ({d['note'][:PASSAGE_CHARS]}{'…' if len(d['note']) > PASSAGE_CHARS else ''})"
             if d.get("retrieved"):
                 spot += f" (lu le / read {d['retrieved']})"
             out.append(f"{short(d['document'])}, {spot}" if spot else short(d["document"]))

@@ -120,8 +120,11 @@ def test_awards_above_the_envelope(tmp_path, real_ctx):
     assert {consistency.short(f.iri) for f in awards} == {
         "citation/awards/ami-2023-phase-2--peccs", "citation/awards/ami-2023-phase-2--pole-laine-saugues",
         "citation/awards/ami-2023-phase-2--la-californie"}
-    assert all(f.documents[0]["document"].endswith("/labo-ess-laureats-2023") and f.documents[0]["passage"]
-               for f in awards)
+    # web pages: the fact in our words, the page's address and the date read, no quotation
+    for f in awards:
+        assert {d["document"].rsplit("/", 1)[1] for d in f.documents} == {"labo-ess-laureats-2023", "avise-laureats-2023"}
+        assert all(d["note"] and d["retrieved"] == "2026-12-01" and d["locator"].startswith("https://")
+                   and "passage" not in d for d in f.documents)
 
 
 def test_an_award_above_the_per_laureate_ceiling(tmp_path, real_ctx):
@@ -133,7 +136,9 @@ def test_an_award_above_the_per_laureate_ceiling(tmp_path, real_ctx):
     for c in found:
         award = facts(c)[("b", "citation/awards/ami-2021-phase-2--turfu-productions")]
         assert award.value == "120000" and award.documents[0]["document"].endswith("/chorum-ami-2021")
-        assert "TURFU PRODUCTIONS" in award.documents[0]["passage"]
+        assert "TURFU PRODUCTIONS" in award.documents[0]["note"] and "passage" not in award.documents[0]
+        assert award.documents[0]["locator"] == "https://chorum.fr/actualite/15-nouveaux-ptce-obtiennent-100-000-euros-de-soutien"
+        assert "(lu le / read 2026-12-01)" in award.where()
         assert "120000" in c.message["fr"] and "ptce/turfu-productions" in c.message["en"]
 
 

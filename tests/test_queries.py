@@ -146,7 +146,12 @@ def test_ptce_on_2014_map(server):
 def test_ptce_sources(server):
     rows = run(server, "ptce-sources")
     assert {r["ptce"] for r in rows} == {ID + "ptce/" + p["id"] for p in table("ptce.csv")}
-    assert all(r["passage"] and r["title"] for r in rows)
+    assert all(r["title"] and (r.get("passage") or (r.get("note") and r.get("retrieved") and r.get("url")))
+               for r in rows)
+    # a web page is never quoted: its PTCE come with the fact in our words, the page's address and the date read
+    web = [r for r in rows if r["document"].endswith("/chorum-ami-2021")]
+    assert len(web) == 15 and not any(r.get("passage") for r in web)
+    assert all(r["retrieved"] == "2026-12-01" and r["url"].startswith("https://chorum.fr/") for r in web)
 
 
 def test_communes_of_an_epci(server):

@@ -72,3 +72,27 @@ def test_the_published_graph_has_no_contradiction(store):
 
     found = consistency.run(store)
     assert found == [], consistency.describe(found)
+
+
+def test_a_citation_quoting_a_web_page_or_undated_is_a_violation():
+    """A row's citation quotes its passage, or states the fact in our words with the date read: not both, not half."""
+    from pyoxigraph import Literal, NamedNode, Quad
+    ptce, rdfs = "https://w3id.org/ptce-kg/def#", "http://www.w3.org/2000/01/rdf-schema#"
+    g = NamedNode("https://w3id.org/ptce-kg/graph/registry")
+    doc = NamedNode("https://w3id.org/ptce-kg/id/document/chorum-ami-2021")
+    cases = {"quoted": {"passage"}, "note": {"comment", "retrieved"},
+             "both": {"passage", "comment", "retrieved"}, "undated": {"comment"}}
+    store = pyoxigraph.Store()
+    for name, parts in cases.items():
+        c = NamedNode(f"https://w3id.org/ptce-kg/id/citation/test/{name}")
+        store.add(Quad(c, NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type"), NamedNode(ptce + "Citation"), g))
+        store.add(Quad(c, NamedNode("http://purl.org/dc/terms/source"), doc, g))
+        if "passage" in parts:
+            store.add(Quad(c, NamedNode(ptce + "passage"), Literal("15 lauréats", language="fr"), g))
+        if "comment" in parts:
+            store.add(Quad(c, NamedNode(rdfs + "comment"), Literal("Chorum nomme 15 lauréats.", language="fr"), g))
+        if "retrieved" in parts:
+            store.add(Quad(c, NamedNode(ptce + "retrieved"),
+                           Literal("2026-12-01", datatype=NamedNode("http://www.w3.org/2001/XMLSchema#date")), g))
+    summary = validate(store, shapes=("data-quality.ttl",))
+    assert summary.counts[("data-quality.ttl", "dq:Citation", "Violation")] == 2 == summary.violations

@@ -1,7 +1,8 @@
 """Funding programmes and their stated figures, from a table curated from public documents.
 
 programmes.csv: one row per call, phase, wave or regional/departmental scheme, each citing its
-document and passage. IRIs: id/programme/{id}.
+document and its passage, or for a web page the fact in our words (`note`) and the date read (`retrieved`).
+IRIs: id/programme/{id}.
 statements.csv: the programmes' figures (applications, admissible, invited, laureates, budget, amount per
 laureate, and the year where sources disagree), one row per value a document gives, with precision, status,
 rank and reference (see ingest/statements.py). IRIs: id/statement/programme/{id}/{property}/{n}.
@@ -16,13 +17,13 @@ from pyoxigraph import NamedNode
 
 from ingest.base import BuildContext, Provenance, Source
 from ingest.statements import COLUMNS as STATEMENT_COLUMNS, Prop, load_statements
-from ingest.table import REGISTRY_DIR, Row, Table, cite, load_documents, resolve_ref
+from ingest.table import REGISTRY_DIR, Row, Table, cite, document_kinds, load_documents, resolve_ref
 from ptce_kg.rdf import (CODE, DCT, PTCE, RDFS, SKOS, A, TripleSink, code, en, fr, graph, integer, iri,
                          string, typed)
 
 HERE = Path(__file__).resolve().parent
 COLUMNS = ["id", "parent", "kind", "label_fr", "label_en", "year", "start_date", "result_date",
-           "duration_months", "funders", "criteria", "source", "passage"]
+           "duration_months", "funders", "criteria", "source", "passage", "retrieved", "note"]
 KINDS = {"national-call", "wave", "phase", "regional-scheme", "departmental-scheme"}
 CRITERIA = {"aap2013", "ami-emergents"}
 CRITERION_BASE = CODE.replace("code/", "def/criterion/")
@@ -75,6 +76,7 @@ class ProgrammesSource(Source):
 
     def load(self, sink: TripleSink, ctx: BuildContext) -> None:
         documents = load_documents()
+        kinds = document_kinds()
         organisations = organisation_ids()
         rows = list(self.table.rows())
         ids = {row.get("id") for row in rows}
@@ -109,7 +111,7 @@ class ProgrammesSource(Source):
                 if criterion not in CRITERIA:
                     raise row.error("criteria", f"unknown criteria set '{criterion}' (one of {sorted(CRITERIA)})")
                 sink.add(node, PTCE.hasCriterion, NamedNode(CRITERION_BASE + criterion))
-            cite(sink, node, row, key, documents)
+            cite(sink, node, row, key, documents, kinds)
         stated = load_statements(sink, self.statements, "programme", PROPERTIES, ids, documents)
         by_id = {row.get("id"): row for row in rows}
         for s in stated:

@@ -199,3 +199,27 @@ def test_unknown_funder_is_refused(tmp_path, real_ctx):
     with pytest.raises(IngestError) as error:
         load(path, real_ctx)
     assert (error.value.field, error.value.line) == ("funders", line)
+
+
+@pytest.mark.parametrize("key, field, value, reason", [
+    ("ami-2025", "passage", "huit Pôles territoriaux de coopération économique", "no verbatim passage from a web page"),
+    ("ami-2025", "retrieved", "", "required value"),
+    ("ami-2025", "retrieved", "2026-13-01", "not a date YYYY-MM-DD"),
+    ("ami-2025", "note", "", "required value"),
+    ("aap-2013", "note", "L'appel de 2013 a reçu 180 candidatures.", "a seed is quoted (passage), not paraphrased"),
+])
+def test_a_programme_row_quotes_a_seed_or_dates_a_note_on_a_web_page(tmp_path, real_ctx, key, field, value, reason):
+    path, line = _edit(tmp_path, key, field, value)
+    with pytest.raises(IngestError) as error:
+        load(path, real_ctx)
+    assert (error.value.field, error.value.line) == (field, line)
+    assert error.value.file.endswith("programmes.csv") and reason in str(error.value)
+
+
+def test_a_web_page_programme_row_keeps_its_note_and_date_read(real_ctx):
+    store = load(ctx=real_ctx)
+    rows = select(store, f"""PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
+        SELECT ?note ?read {{ <https://w3id.org/ptce-kg/id/citation/programmes/ami-2025> rdfs:comment ?note ;
+            <{PTCE}retrieved> ?read
+            FILTER NOT EXISTS {{ <https://w3id.org/ptce-kg/id/citation/programmes/ami-2025> <{PTCE}passage> ?p }} }}""")
+    assert len(rows) == 1 and rows[0]["read"] == "2026-12-01" and "Coorace" in rows[0]["note"]

@@ -9,7 +9,9 @@
     statements.csv     member counts, each with its qualifiers and reference
                                                              -> id/statement/ptce/{ptce}/{property}/{n}
 
-Every row cites its document and the passage it rests on. Unknown stays empty, never guessed.
+Every row cites its documents (`source`) and what it rests on: the exact `passage` of a seed or an official
+legal text, or, for a web page, the fact in our own words (`note`) and the date the page was read
+(`retrieved`), never its sentences (ingest/table.py check_citation). Unknown stays empty, never guessed.
 Territories are referenced as kind:code (commune:39300, epci:200093201, departement:65…) and must
 exist in the pinned découpage administratif.
 """
@@ -22,7 +24,7 @@ from pyoxigraph import NamedNode
 
 from ingest.base import BuildContext, Provenance, Source
 from ingest.statements import COLUMNS as STATEMENT_COLUMNS, Prop, load_statements
-from ingest.table import Row, Table, cite, resolve_ref
+from ingest.table import Row, Table, cite, document_kinds, resolve_ref
 from ptce_kg.identifiers import siren_ok
 from ptce_kg.rdf import (add_siren, ADMS, DCT, FOAF, ORG, PTCE, RDFS, ROV, SCHEMA, SKOS, A, TripleSink, code, en, fr,
                          graph, iri, string, typed)
@@ -88,6 +90,7 @@ class RegistrySource(Source):
         )
 
     def load(self, sink: TripleSink, ctx: BuildContext) -> None:
+        self._kinds = document_kinds()
         documents = self._documents(sink)
         organisations = self._organisations(sink, ctx, documents)
         ptces = self._ptce(sink, ctx, organisations, documents)
@@ -123,7 +126,7 @@ class RegistrySource(Source):
 
     def _organisations(self, sink: TripleSink, ctx: BuildContext, documents) -> set[str]:
         columns = ["id", "name", "legal_form", "ess", "ess_status", "actor_kind", "group", "location",
-                   "siren", "source", "passage"]
+                   "siren", "source", "passage", "retrieved", "note"]
         ids: set[str] = set()
         for row in self._table("organisations.csv", columns).rows():
             key = row.required("id")
@@ -150,14 +153,14 @@ class RegistrySource(Source):
                 if not siren_ok(siren):
                     raise row.error("siren", f"'{siren}' is not a valid SIREN (9 digits, Luhn key)")
                 add_siren(sink, node, siren)
-            cite(sink, node, row, key, documents)
+            cite(sink, node, row, key, documents, self._kinds)
             ctx.organisations[node.value] = (row.get("name"), row.get("location"), siren)
         return ids
 
     def _ptce(self, sink: TripleSink, ctx: BuildContext, organisations: set[str], documents) -> set[str]:
         columns = ["id", "label", "alt_labels", "carrier", "perimeter", "perimeter_kind", "sectors",
                    "cooperation_modes", "stage", "impulse", "created", "map_2014",
-                   "description", "source", "passage"]
+                   "description", "source", "passage", "retrieved", "note"]
         ids: set[str] = set()
         self._carriers: dict[str, str] = {}
         for row in self._table("ptce.csv", columns).rows():
@@ -190,12 +193,12 @@ class RegistrySource(Source):
                 sink.add(node, DCT.source, documents[MAP_2014_DOCUMENT])
             if row.get("description"):
                 sink.add(node, DCT.description, fr(row.get("description")))
-            cite(sink, node, row, key, documents)
+            cite(sink, node, row, key, documents, self._kinds)
         return ids
 
     def _members(self, sink: TripleSink, ctx: BuildContext, organisations: set[str], ptces: set[str],
                  documents) -> None:
-        columns = ["ptce", "member", "role", "circle", "source", "passage"]
+        columns = ["ptce", "member", "role", "circle", "source", "passage", "retrieved", "note"]
         listed: set[tuple[str, str]] = set()
         for row in self._table("members.csv", columns).rows():
             ptce, member = row.required("ptce"), row.required("member")
@@ -218,7 +221,7 @@ class RegistrySource(Source):
             circle = row.choice("circle", CIRCLES)
             if circle:
                 sink.add(node, PTCE.circle, code("circle", circle))
-            cite(sink, node, row, key.replace("/", "--"), documents)
+            cite(sink, node, row, key.replace("/", "--"), documents, self._kinds)
         missing = [(p, c) for p, c in self._carriers.items() if (p, c) not in listed]
         if missing:
             p, c = missing[0]
@@ -228,7 +231,8 @@ class RegistrySource(Source):
         from ingest.programmes.mapping import HERE as PROGRAMMES_DIR
 
         programmes = {r.get("id") for r in Table("programmes", PROGRAMMES_DIR / "programmes.csv", ["id"]).rows()}
-        columns = ["ptce", "programme", "year", "amount_eur", "duration_months", "source", "passage"]
+        columns = ["ptce", "programme", "year", "amount_eur", "duration_months", "source", "passage", "retrieved",
+                   "note"]
         for row in self._table("awards.csv", columns).rows():
             ptce, programme = row.required("ptce"), row.required("programme")
             if ptce not in ptces:
@@ -250,14 +254,14 @@ class RegistrySource(Source):
             months = row.integer("duration_months")
             if months is not None:
                 sink.add(node, PTCE.fundingDurationMonths, typed(str(months), "integer"))
-            cite(sink, node, row, key.replace("/", "--"), documents)
+            cite(sink, node, row, key.replace("/", "--"), documents, self._kinds)
 
     def _charters(self, sink: TripleSink, documents) -> None:
-        for row in self._table("charters.csv", ["id", "label_fr", "label_en", "year", "source", "passage"]).rows():
+        for row in self._table("charters.csv", ["id", "label_fr", "label_en", "year", "source", "passage", "retrieved", "note"]).rows():
             key = row.required("id")
             node = iri(f"charte/{key}")
             sink.add(node, A, PTCE.Charter)
             sink.add(node, RDFS.label, fr(row.required("label_fr")))
             sink.add(node, RDFS.label, en(row.required("label_en")))
             sink.add(node, DCT.issued, typed(str(row.integer("year")), "gYear"))
-            cite(sink, node, row, key, documents)
+            cite(sink, node, row, key, documents, self._kinds)

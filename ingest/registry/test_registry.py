@@ -32,10 +32,25 @@ def registry(real_ctx):
 
 
 def test_every_row_cites_a_document_and_passage(registry):
-    rows = select(registry, f"""PREFIX dct: <http://purl.org/dc/terms/>
+    """A quoted passage (a seed) or, for a web page, the fact in our words and the date read; never both."""
+    rows = select(registry, f"""PREFIX dct: <http://purl.org/dc/terms/> PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
         SELECT (COUNT(?p) AS ?n) {{ ?p a <{PTCE}PTCE>
-          FILTER NOT EXISTS {{ ?p <{PTCE}citation> ?c . ?c dct:source ?d ; <{PTCE}passage> ?text }} }}""")
+          FILTER NOT EXISTS {{ ?p <{PTCE}citation> ?c . ?c dct:source ?d .
+            {{ ?c <{PTCE}passage> ?text }} UNION {{ ?c rdfs:comment ?note ; <{PTCE}retrieved> ?read }} }} }}""")
     assert rows == [{"n": "0"}]
+    rows = select(registry, f"""PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
+        SELECT ?c {{ ?c a <{PTCE}Citation> ; <{PTCE}passage> ?text ; rdfs:comment ?note }}""")
+    assert rows == []
+
+
+def test_a_web_page_row_is_a_dated_note(registry):
+    rows = select(registry, f"""PREFIX dct: <http://purl.org/dc/terms/> PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
+        PREFIX schema: <https://schema.org/>
+        SELECT ?note ?read ?url {{ <{ID}citation/awards/ami-2021-phase-2--turfu-productions> rdfs:comment ?note ;
+            <{PTCE}retrieved> ?read ; dct:source ?doc . ?doc schema:url ?url
+            FILTER NOT EXISTS {{ <{ID}citation/awards/ami-2021-phase-2--turfu-productions> <{PTCE}passage> ?p }} }}""")
+    assert len(rows) == 1 and "TURFU PRODUCTIONS" in rows[0]["note"] and rows[0]["read"] == "2026-12-01"
+    assert rows[0]["url"] == "https://chorum.fr/actualite/15-nouveaux-ptce-obtiennent-100-000-euros-de-soutien"
 
 
 def test_clus_ter_jura_as_the_documents_state_it(registry):
@@ -91,6 +106,16 @@ def _edit(tmp_path, table, match, field, value):
     ("statements.csv", {"subject": "cluster-jura", "property": "member-count"}, "subject", "jura", "unknown ptce"),
     ("statements.csv", {"subject": "cluster-jura", "property": "member-count"}, "property", "members", "members"),
     ("statements.csv", {"subject": "cluster-jura", "property": "member-count"}, "value", "40+", "not a non-negative"),
+    # a web page is never quoted, and its fact is dated; a seed is quoted, not paraphrased
+    ("awards.csv", {"ptce": "turfu-productions"}, "passage", "15 lauréats se sont vus octroyer",
+     "no verbatim passage from a web page (chorum-ami-2021)"),
+    ("ptce.csv", {"id": "reuniverre"}, "retrieved", "", "required value"),
+    ("members.csv", {"ptce": "peccs", "member": "peccs-cci"}, "retrieved", "hier", "not a date YYYY-MM-DD"),
+    ("organisations.csv", {"id": "peccs-cci"}, "note", "", "required value"),
+    ("members.csv", {"ptce": "cluster-jura", "member": "juratri"}, "note", "Juratri porte le PTCE.",
+     "a seed is quoted (passage), not paraphrased"),
+    ("charters.csv", {"id": "2014"}, "retrieved", "2026-12-01", "no date read"),
+    ("ptce.csv", {"id": "cluster-jura"}, "source", "edd-ptce-leviers|chorum-ami-2021", "either quoted or paraphrased"),
 ])
 def test_bad_cell_names_file_line_field_and_reason(tmp_path, real_ctx, table, match, field, value, reason):
     folder, line = _edit(tmp_path, table, match, field, value)
