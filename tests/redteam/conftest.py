@@ -98,7 +98,9 @@ def tree_rss(pid: int) -> int:
         try:
             status = Path(f"/proc/{current}/status").read_text()
             total += next(int(line.split()[1]) * 1024 for line in status.splitlines() if line.startswith("VmRSS:"))
-            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+            # Children of every thread: the query workers are started from a thread pool.
+            children = [c for task in Path(f"/proc/{current}/task").iterdir()
+                        for c in (task / "children").read_text().split()]
         except (FileNotFoundError, StopIteration, ProcessLookupError):
             continue
         pending += [int(c) for c in children]

@@ -290,3 +290,10 @@ def test_eligibility_checks_share_the_client_limits(target):
     with other_client() as client:
         assert client.post(target.base + "/eligibility", content=body,
                            headers={"Content-Type": "application/json"}).status_code == 200
+
+
+def test_memory_readings_include_the_workers(target):
+    """The memory bounds above are measured on the server and its query workers, not the main process alone."""
+    status = open(f"/proc/{target.process.pid}/status").read()
+    own = next(int(line.split()[1]) * 1024 for line in status.splitlines() if line.startswith("VmRSS:"))
+    assert target.rss > own + 4 * 30 * 1024 * 1024  # four workers of at least 30 MB each
