@@ -193,7 +193,7 @@ def test_ptce_on_a_map(server):
     assert (jura["lat"][:7], jura["long"][:6], jura["placed_by"]) == ("46.6753", "5.5557", "perimeter")
     occitanie = rows["textile-circulaire-occitanie"]
     assert 42.3 < float(occitanie["lat"]) < 45.1 and -0.4 < float(occitanie["long"]) < 4.9
-    assert occitanie["regions"] == "76" and set(occitanie["sectors"].split("|")) == {"dechets", "textile"}
+    assert occitanie["regions"] == "76" and "sectors" not in occitanie  # no public document gives its sectors
     assert jura["carrier_form"] == "scop"
     laureates = {a["ptce"] for a in table("awards.csv")}
     assert any(r.get("programmes") for k, r in rows.items() if k in laureates)
