@@ -162,6 +162,8 @@ GOLDEN = {
     ("ami-2025", "applications", 1): ("79", "exact", "result", "preferred"),
     ("ami-2025", "laureates", 1): ("8", "exact", "result", "preferred"),
     ("ami-2025", "budget", 1): ("500000", "exact", "result", "preferred"),
+    ("appel-poles-temoins-2011", "laureates", 1): ("20", "about", "result", "preferred"),
+    ("appel-poles-temoins-2011", "laureates", 2): ("20", "at-least", "result", "normal"),
 }
 ST = "https://w3id.org/ptce-kg/id/statement/programme/"
 
