@@ -87,10 +87,6 @@ REPORT_OFFERS = {"application/json": "json", "text/turtle": "turtle", "applicati
                  "text/html": "html"}
 
 
-def _error(exc: candidate.CandidateError) -> JSONResponse:
-    return JSONResponse({"error": str(exc), "where": exc.where}, status_code=exc.status)
-
-
 def _snapshot(request: Request) -> str | None:
     return request.app.state.live.root.current_name()
 

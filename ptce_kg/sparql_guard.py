@@ -147,9 +147,9 @@ def _glued(word: str, keyword: str) -> tuple[str, str] | None:
     return None if at < 0 else (word[:at], word[at + len(keyword):])
 
 
-def analyse(text: str, *, update: bool = False, max_bytes: int = MAX_QUERY_BYTES, max_nesting: int = MAX_NESTING,
+def analyse(text: str, *, max_bytes: int = MAX_QUERY_BYTES, max_nesting: int = MAX_NESTING,
             max_operators: int = MAX_OPERATORS) -> Analysis:
-    """Read a query (or an update): what it calls, which dataset it declares, how deep it nests.
+    """Read a query or an update (one grammar of terminals for both): what it calls, which dataset it declares, how deep it nests.
 
     Raises QueryRefused (400/413) when the text is over a limit or cannot be read one way only."""
     reader = _Reader(text, (max_bytes, max_nesting, max_operators))
@@ -262,7 +262,7 @@ def check_query(text: str, allowlist: tuple[str, ...] = (), **limits) -> Analysi
 
 def check_update(text: str, allowlist: tuple[str, ...] = (), **limits) -> Analysis:
     """Everything the endpoint refuses in an authorised update: LOAD always, SERVICE off the allow-list."""
-    analysis = analyse(text, update=True, **limits)
+    analysis = analyse(text, **limits)
     if analysis.has_load:
         raise QueryRefused(403, "LOAD est désactivé : le service ne charge jamais de fichier ni d'URL.",
                            "LOAD is disabled: the service never fetches files or URLs.")
@@ -276,15 +276,3 @@ def _check_services(analysis: Analysis, allowlist: tuple[str, ...]) -> None:
         raise QueryRefused(403, "SERVICE refusé : ce point d'accès distant n'est pas dans la liste d'autorisation.",
                            "SERVICE refused: that remote endpoint is not on the allow-list.",
                            "Endpoints: " + ", ".join(refused))
-
-
-# Kept for callers that only need the query form.
-def first_keyword(text: str) -> str:
-    try:
-        return analyse(text).form
-    except QueryRefused:
-        return ""
-
-
-def looks_like_update(text: str) -> bool:
-    return first_keyword(text) in _UPDATE_KEYWORDS
