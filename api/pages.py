@@ -91,6 +91,8 @@ def ptce_context(request: Request, store, iri: str) -> dict:
         s["number"] = number
         s["anchor"] = "statement-" + "-".join(s["statement"].rsplit("/", 2)[1:])
         s["href"], s["document_href"] = _local(s["statement"]), _local(s["document"])
+        # an item (territory, carrier, code) links to its page; a number is shown as it is
+        s["value_href"] = _local(s["value"]) if s["value"].startswith(("http://", "https://")) else None
         notes.setdefault(f"{s['property']}|{s['value']}", []).append(s)
     report = eligibility.evaluate(eligibility.ptce_graph(store, iri)).as_dict()
     return {"members": members, "awards": run("ptce-awards.rq"), "report": report, "statements": statements,

@@ -1,13 +1,16 @@
-"""Number statements: a value with its qualifiers and its own reference, in the manner of Wikidata's RDF model.
+"""Statements: a value with its qualifiers and its own reference, in the manner of Wikidata's RDF model.
 
 A statements table (ingest/registry/statements.csv for the PTCE, ingest/programmes/statements.csv for the
 programmes) has one row per value a document gives:
 
     subject        the PTCE or programme id
-    property       what is counted (a key of the pipeline's PROPERTIES: member-count, applications, budget…)
+    property       what is stated (a key of the pipeline's PROPERTIES: territory, carrier, sector, member-count,
+                   applications, budget…)
     n              the statement's number within (subject, property): part of its IRI, never reused
-    value          the number (or year) as the document gives it
-    precision      exact | at-least | at-most | about        ("plus de 20" is at-least 20, "une douzaine" about 12)
+    value          a number (or year) as the document gives it, or, for an item property, what it names: a
+                   territory `kind:code`, an organisation id, a code of the property's list
+    precision      for a number: exact | at-least | at-most | about   ("plus de 20" is at-least 20, "une
+                   douzaine" about 12); empty for an item (a territory or a carrier is named, not measured)
     status         result | announced                        ("15 PTCE … bénéficieront" is announced)
     point_in_time  YYYY, YYYY-MM or YYYY-MM-DD when the document dates the value
     rank           preferred | normal | deprecated           (Wikidata ranks)
@@ -23,8 +26,12 @@ programmes) has one row per value a document gives:
 
 Each row becomes `id/statement/{kind}/{subject}/{property}/{n}` (a ptce:Statement) with
 `prov:wasDerivedFrom` its reference `…/{n}/reference` (a ptce:Reference: document, locator, passage or note,
-date read). The direct ("truthy") triple `subject property value` is written only for a statement that is
-both preferred and exact: a lower bound, an approximation or an announcement never reads as a plain value.
+date read). The direct ("truthy") triple `subject property value` is written
+- for a number, only when its statement is preferred and exact: a lower bound or an approximation never
+  reads as a plain value (a call's announced envelope, preferred and exact, is its budget);
+- for an item, with Wikidata's best-rank rule among the results: the preferred statements of (subject,
+  property), or, when none is preferred, the normal ones (a PTCE has several sectors); an announced or a
+  deprecated value is never direct.
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
+from typing import Callable
 
 from pyoxigraph import NamedNode
 
@@ -50,10 +58,18 @@ _DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
 
 @dataclass(frozen=True)
 class Prop:
-    """A countable property: its direct predicate, its datatype and its French label."""
+    """A property a statement can give a value for: its direct predicate, its datatype and its French label.
+
+    datatype is integer | decimal | gYear for a number, or `item` for a value that names something: then
+    `resolve(row, value)` gives the value's IRI or raises row.error (unknown territory, organisation, code)."""
     predicate: NamedNode
-    datatype: str  # integer | decimal | gYear
+    datatype: str  # integer | decimal | gYear | item
     label: str
+    resolve: Callable[[Row, str], NamedNode] | None = None
+
+    @property
+    def item(self) -> bool:
+        return self.datatype == "item"
 
 
 @dataclass
@@ -66,6 +82,8 @@ class Statement:
     status: str
     rank: str
     row: Row
+    subject_node: NamedNode | None = None
+    term: object = None  # the value as an RDF term (literal or IRI)
 
 
 def seeds() -> dict[str, str]:
@@ -89,6 +107,8 @@ def _point_in_time(row: Row, field: str):
 
 def _value(row: Row, prop: Prop) -> str:
     value = row.required("value")
+    if prop.item:
+        return value
     ok = {"integer": r"^\d+$", "decimal": r"^\d+(\.\d+)?$", "gYear": r"^\d{4}$"}[prop.datatype]
     if not re.match(ok, value):
         raise row.error("value", f"'{value}' is not a non-negative {prop.datatype}")
@@ -115,7 +135,14 @@ def load_statements(sink: TripleSink, table: Table, kind: str, properties: dict[
             raise row.error("n", f"statement {subject}/{key}/{n} already at line {seen[(subject, key, n)]}")
         seen[(subject, key, n)] = row.line
         value = _value(row, prop)
-        precision = row.choice("precision", PRECISIONS) or row.required("precision")
+        if prop.item:
+            if row.get("precision"):
+                raise row.error("precision", f"'{key}' names an item ({value}): precision is for numbers, leave it empty")
+            precision = ""
+            term = prop.resolve(row, value)
+        else:
+            precision = row.choice("precision", PRECISIONS) or row.required("precision")
+            term = typed(value, prop.datatype)
         status = row.choice("status", STATUSES) or row.required("status")
         rank = row.choice("rank", set(RANKS)) or row.required("rank")
         if rank == "deprecated" and not row.get("rank_reason"):
@@ -131,15 +158,16 @@ def load_statements(sink: TripleSink, table: Table, kind: str, properties: dict[
         subject_node = iri(f"{kind}/{subject}")
         node = iri(f"statement/{kind}/{subject}/{key}/{n}")
         ref = NamedNode(node.value + "/reference")
-        literal = typed(value, prop.datatype)
         sink.add(subject_node, PTCE.hasStatement, node)
         sink.add(node, A, PTCE.Statement)
-        sink.add(node, RDFS.label, fr(f"{prop.label} de {subject} : {PRECISION_LABELS[precision]} {value}"
+        shown = f"{PRECISION_LABELS[precision]} {value}" if precision else value
+        sink.add(node, RDFS.label, fr(f"{prop.label} de {subject} : {shown}"
                                       + (" (annoncé)" if status == "announced" else "")))
         sink.add(node, PTCE.statementSubject, subject_node)
         sink.add(node, PTCE.statementProperty, prop.predicate)
-        sink.add(node, RDF.value, literal)
-        sink.add(node, PTCE.precision, code("precision", precision))
+        sink.add(node, RDF.value, term)
+        if precision:
+            sink.add(node, PTCE.precision, code("precision", precision))
         sink.add(node, PTCE.statementStatus, code("statement-status", status))
         when = _point_in_time(row, "point_in_time")
         if when is not None:
@@ -158,9 +186,7 @@ def load_statements(sink: TripleSink, table: Table, kind: str, properties: dict[
             sink.add(ref, RDFS.comment, fr(row.get("note")))
         if retrieved:
             sink.add(ref, PTCE.retrieved, typed(retrieved, "date"))
-        if rank == "preferred" and precision == "exact":
-            sink.add(subject_node, prop.predicate, literal)
-        statements.append(Statement(subject, key, n, value, precision, status, rank, row))
+        statements.append(Statement(subject, key, n, value, precision, status, rank, row, subject_node, term))
 
     groups: dict[tuple[str, str], list[Statement]] = {}
     for s in statements:
@@ -173,4 +199,14 @@ def load_statements(sink: TripleSink, table: Table, kind: str, properties: dict[
         if len(group) > 1 and preferred and not preferred[0].row.get("rank_reason"):
             raise preferred[0].row.error("rank_reason", f"sources disagree on {subject} {key}: "
                                                         "say why this value is preferred")
+        for s in truthy(group, properties[key]):
+            sink.add(s.subject_node, properties[key].predicate, s.term)
     return statements
+
+
+def truthy(group: list[Statement], prop: Prop) -> list[Statement]:
+    """The statements of one (subject, property) whose value is also written as a direct triple."""
+    if not prop.item:
+        return [s for s in group if s.rank == "preferred" and s.precision == "exact"]
+    results = [s for s in group if s.status == "result"]
+    return [s for s in results if s.rank == "preferred"] or [s for s in results if s.rank == "normal"]

@@ -189,11 +189,13 @@ def test_an_award_dated_before_its_programme(tmp_path, real_ctx):
 
 
 def test_a_ptce_created_after_an_award_it_won(tmp_path, real_ctx):
-    store = load(tmp_path, real_ctx, [("registry/ptce.csv", {"id": "turfu-productions"}, "created", "2024")])
+    store = load(tmp_path, real_ctx, [("registry/statements.csv", {"subject": "cluster-jura", "property": "created"},
+                                       "value", "2024"),
+                                      ("registry/awards.csv", {"ptce": "turfu-productions"}, "ptce", "cluster-jura")])
     (c,) = only(consistency.run(store), "ptce-created-after-award")
     got = facts(c)
-    assert got[("a", "citation/ptce/turfu-productions")].value == "2024"
-    assert got[("b", "citation/awards/ami-2021-phase-2--turfu-productions")].value == "2021"
+    assert got[("a", "statement/ptce/cluster-jura/created/1")].value == "2024"
+    assert got[("b", "citation/awards/ami-2021-phase-2--cluster-jura")].value == "2021"
     assert "créé en 2024" in c.message["fr"] and "created in 2024" in c.message["en"]
 
 

@@ -4,13 +4,18 @@ number statement comes from, readable without JavaScript."""
 
 from __future__ import annotations
 
+import csv
 import html
 import re
+from pathlib import Path
 
 import httpx
 import pytest
 
 from ptce_kg import queries
+
+with open(Path(__file__).resolve().parents[1] / "ingest" / "registry" / "ptce.csv", newline="", encoding="utf-8") as _h:
+    PTCE_TOTAL = sum(1 for _ in csv.DictReader(_h))
 
 
 def answer(server, name: str) -> list[dict]:
@@ -50,7 +55,7 @@ def expected_shares(server) -> dict:
 def test_coverage_page_states_the_queries_figures(server, lang):
     text = page(server, "/coverage", lang)
     expected = expected_shares(server)
-    assert shares(text) == expected and expected["total"] == 90 and expected["published"] > expected["named"] > 0
+    assert shares(text) == expected and expected["total"] == PTCE_TOTAL and expected["published"] > expected["named"] > 0
     # the per-programme table is the query's answer, row for row
     programmes = answer(server, "coverage")
     shown = re.findall(r'<tr data-programme="([^"]+)" data-published="(\d*)" data-named="(\d+)" data-in-total="(\w+)">',
@@ -80,7 +85,8 @@ def test_home_page_states_the_coverage_shares(server, lang):
     assert shares(text) == expected_shares(server)
     assert 'href="/coverage"' in text
     words = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", text))
-    assert re.search({"fr": r"\d+ PTCE sur 90 ont un territoire connu", "en": r"\d+ of 90 PTCE have a known territory"}[lang],
+    assert re.search({"fr": rf"\d+ PTCE sur {PTCE_TOTAL} ont un territoire connu",
+                      "en": rf"\d+ of {PTCE_TOTAL} PTCE have a known territory"}[lang],
                      words)
 
 
@@ -88,7 +94,7 @@ def test_home_page_states_the_coverage_shares(server, lang):
 def test_ptce_page_shows_where_each_statement_comes_from(server, lang):
     text = html.unescape(page(server, "/doc/id/ptce/cluster-jura", lang))
     passage = "Le PTCE implique 40 partenaires, dont 25 entreprises classiques et 15 de l'ESS"
-    items = dict(re.findall(r'<li id="(statement-[^"]+)"[^>]*data-value="(\d+)">', text))
+    items = dict(re.findall(r'<li id="(statement-[^"]*-count-1)"[^>]*data-value="(\d+)">', text))
     assert items == {"statement-member-count-1": "40", "statement-ess-member-count-1": "15",
                      "statement-other-enterprise-member-count-1": "25"}
     for anchor in items:
@@ -99,7 +105,13 @@ def test_ptce_page_shows_where_each_statement_comes_from(server, lang):
     assert "<strong>40</strong>" in text
     assert {"fr": "nombre de membres déclaré</a>", "en": "declared number of members</a>"}[lang] in text
     # the direct triple of the "All properties" table points to its statement, its source in the title
-    note = re.search(r'<sup><a href="#statement-member-count-1" class="statement-note" title="([^"]*)">\[1\]</a></sup>',
+    note = re.search(r'<sup><a href="#statement-member-count-1" class="statement-note" title="([^"]*)">\[\d+\]</a></sup>',
                      text)
     assert note and passage in note.group(1)
-    assert {"fr": "<h2>Chiffres et leurs sources</h2>", "en": "<h2>Figures and their sources</h2>"}[lang] in text
+    assert {"fr": "<h2>Faits et leurs sources</h2>", "en": "<h2>Facts and their sources</h2>"}[lang] in text
+    # an item too: the territory links to its commune, with the passage that places the PTCE there
+    item = re.search(r'<li id="statement-territory-1".*?</li>', text, re.S).group(0)
+    assert 'href="/id/commune/39300"' in item and "Lons-le-Saunier" in item
+    assert "dynamique de valorisation des déchets autour de Lons le Saunier" in item
+    territory = re.search(r'<sup><a href="#statement-territory-1" class="statement-note" title="([^"]*)">', text)
+    assert territory and "autour de Lons le Saunier" in territory.group(1)

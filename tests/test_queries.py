@@ -24,6 +24,15 @@ def table(name: str) -> list[dict]:
         return list(csv.DictReader(handle))
 
 
+def stated(prop: str) -> dict[str, set[str]]:
+    """PTCE id -> the values statements.csv gives for `prop` as results, not deprecated (the direct triples)."""
+    values: dict[str, set[str]] = {}
+    for row in table("statements.csv"):
+        if row["property"] == prop and row["status"] == "result" and row["rank"] != "deprecated":
+            values.setdefault(row["subject"], set()).add(row["value"])
+    return values
+
+
 def run(server, name: str) -> list[dict]:
     text = queries.find(name).text
     response = httpx.post(server + "/sparql", data={"query": text},
@@ -58,8 +67,8 @@ def test_ptce_per_region(server):
 def test_ptce_per_departement(server):
     rows = {r["code"]: int(r["ptce_count"]) for r in run(server, "ptce-per-departement")}
     direct = Counter()
-    for row in table("ptce.csv"):
-        for ref in row["perimeter"].split("|"):
+    for ptce, refs in stated("territory").items():
+        for ref in refs:
             if ref.startswith("departement:"):
                 direct[ref.split(":")[1]] += 1
     for code, n in direct.items():
@@ -69,7 +78,8 @@ def test_ptce_per_departement(server):
 
 def test_ptce_carried_by_scic(server):
     forms = {o["id"]: o["legal_form"] for o in table("organisations.csv")}
-    expected = {ID + "ptce/" + p["id"] for p in table("ptce.csv") if forms.get(p["carrier"]) == "scic"}
+    expected = {ID + "ptce/" + p for p, carriers in stated("carrier").items()
+                if any(forms.get(c) == "scic" for c in carriers)}
     got = {r["ptce"] for r in run(server, "ptce-carried-by-scic")}
     assert got == expected and ID + "ptce/organic-vallee" in got
 
@@ -124,7 +134,7 @@ def test_ptce_spanning_several_departements(server):
 
 def test_sectors_most_represented(server):
     rows = run(server, "sectors-most-represented")
-    expected = Counter(s for p in table("ptce.csv") for s in p["sectors"].split("|") if s)
+    expected = Counter(s for sectors in stated("sector").values() for s in sectors)
     got = {r["sector"].rsplit("/", 1)[1]: int(r["ptce_count"]) for r in rows}
     assert got == dict(expected)
     assert all(r.get("label_en") for r in rows)
@@ -161,7 +171,8 @@ def test_communes_of_an_epci(server):
 
 def test_ptce_by_carrier_legal_form(server):
     forms = {o["id"]: o["legal_form"] for o in table("organisations.csv")}
-    expected = Counter(forms[p["carrier"]] for p in table("ptce.csv") if forms.get(p["carrier"]))
+    expected = Counter(form for carriers in stated("carrier").values()
+                       for form in {forms[c] for c in carriers if forms.get(c)})
     got = {r["legal_form"].rsplit("/", 1)[1]: int(r["ptce_count"]) for r in run(server, "ptce-by-carrier-legal-form")}
     assert got == dict(expected)
 
@@ -185,8 +196,10 @@ def test_every_query_answers_through_the_endpoint(server, name):
 def test_ptce_on_a_map(server):
     rows = {r["ptce"].rsplit("/", 1)[1]: r for r in run(server, "ptce-on-a-map")}
     organisations = {o["id"]: o for o in table("organisations.csv")}
+    territories, carriers = stated("territory"), stated("carrier")
     placeable = {p["id"] for p in table("ptce.csv")
-                 if p["perimeter"] or organisations.get(p["carrier"], {}).get("location")}
+                 if p["id"] in territories
+                 or any(organisations.get(c, {}).get("location") for c in carriers.get(p["id"], ()))}
     assert set(rows) <= placeable and len(rows) >= 45
     # one commune: its GeoNames point; a région: inside the région
     jura = rows["cluster-jura"]
@@ -200,15 +213,29 @@ def test_ptce_on_a_map(server):
 
 
 def test_statements_of_a_ptce(server):
-    rows = {r["statement"].rsplit("/", 2)[1]: r for r in run(server, "statements-of-a-ptce")}
-    assert set(rows) == {"member-count", "ess-member-count", "other-enterprise-member-count"}
-    partners = rows["member-count"]
+    """Every fact of Clus'Ter Jura, each with its own passage: the 40 partners, split 15 ESS and 25 classic."""
+    got = run(server, "statements-of-a-ptce")
+    rows = {"/".join(r["statement"].rsplit("/", 2)[1:]): r for r in got}
+    assert len(rows) == len(got)  # one row per statement
+    assert set(rows) == {"member-count/1", "ess-member-count/1", "other-enterprise-member-count/1", "territory/1",
+                         "perimeter-kind/1", "carrier/1", "created/1", "impulse/1", "sector/1", "sector/2",
+                         "cooperation-mode/1"}
+    partners = rows["member-count/1"]
     assert (partners["value"], partners["precision"], partners["status"], partners["rank"]) == (
         "40", "exact", "result", "preferred")
     assert partners["passage"] == "Le PTCE implique 40 partenaires, dont 25 entreprises classiques et 15 de l'ESS"
     assert partners["document"] == ID + "document/edd-ptce-leviers" and partners["title"] and partners["locator"]
-    assert (rows["ess-member-count"]["value"], rows["other-enterprise-member-count"]["value"]) == ("15", "25")
-    assert all(r["passage"] == partners["passage"] for r in rows.values())
+    assert (rows["ess-member-count/1"]["value"], rows["other-enterprise-member-count/1"]["value"]) == ("15", "25")
+    assert rows["ess-member-count/1"]["passage"] == partners["passage"]
+    # an item: its value is what it names, with a label and no precision; its passage is its own
+    territory = rows["territory/1"]
+    assert (territory["value"], territory["value_label"]) == (ID + "commune/39300", "Lons-le-Saunier")
+    assert "precision" not in territory
+    assert territory["passage"] == ("Le PTCE Clus'Ter Jura crée une dynamique de valorisation des déchets autour "
+                                    "de Lons le Saunier.")
+    assert rows["carrier/1"]["value"] == ID + "organisation/juratri"
+    assert rows["carrier/1"]["passage"] == "Juratri porte aujourd'hui le PTCE Clus'Ter Jura."
+    assert {rows[k]["value"].rsplit("/", 1)[1] for k in ("sector/1", "sector/2")} == {"dechets", "emploi"}
 
 
 PROGRAMMES = REGISTRY.parent / "programmes"
@@ -259,17 +286,17 @@ def test_coverage_per_programme(server):
 
 def test_coverage_per_ptce(server):
     """Which of territory, carrier, members, awards the graph knows of each PTCE."""
-    carriers = {p["id"]: p["carrier"] for p in table("ptce.csv")}
+    carriers, territories = stated("carrier"), stated("territory")
     listed = Counter()
     for m in {(m["ptce"], m["member"]) for m in table("members.csv")}:
-        if m[1] != carriers[m[0]]:
+        if m[1] not in carriers.get(m[0], ()):
             listed[m[0]] += 1
     counts = {s["subject"]: s for s in table("statements.csv")
               if s["property"] == "member-count" and s["rank"] == "preferred"}
     awards = Counter(ptce for ptce, _ in {(a["ptce"], a["programme"]) for a in table("awards.csv")})
     flag = (lambda b: "true" if b else "false")
     expected = {p["id"]: {
-        "territory": flag(p["perimeter"]), "carrier": flag(p["carrier"]),
+        "territory": flag(p["id"] in territories), "carrier": flag(p["id"] in carriers),
         "members": flag(listed[p["id"]] or p["id"] in counts), "awards": flag(awards[p["id"]]),
         "listed_members": str(listed[p["id"]]), "award_count": str(awards[p["id"]]),
         "member_count": counts[p["id"]]["value"] if p["id"] in counts else None,
@@ -277,7 +304,7 @@ def test_coverage_per_ptce(server):
     } for p in table("ptce.csv")}
     rows = run(server, "coverage-per-ptce")
     got = {r["ptce"].rsplit("/", 1)[1]: {k: r.get(k) for k in expected[r["ptce"].rsplit("/", 1)[1]]} for r in rows}
-    assert len(rows) == len(got) == len(expected) == 90
+    assert len(rows) == len(got) == len(expected) == len(table("ptce.csv"))
     assert got == expected
     jura = got["cluster-jura"]
     assert (jura["territory"], jura["carrier"], jura["members"], jura["member_count"], jura["member_count_precision"]

@@ -2,11 +2,13 @@
 
     documents.csv      the public documents cited            -> id/document/{id}
     organisations.csv  carriers, members, funders           -> id/organisation/{id}
-    ptce.csv           the PTCE and what the documents state -> id/ptce/{id}
+    ptce.csv           the PTCE: names, the 2014 map, a summary -> id/ptce/{id}
     members.csv        memberships with role and circle      -> id/membership/{ptce}/{member}
     awards.csv         programmes won                        -> id/award/{programme}/{ptce}
     charters.csv       the PTCE charters (2014, 2021)        -> id/charte/{year}
-    statements.csv     member counts, each with its qualifiers and reference
+    statements.csv     every fact of a PTCE (territory, perimeter kind, carrier, sectors, cooperation modes,
+                       stage, impulse, year created, member counts), one row each, with its qualifiers and
+                       its own reference (ingest/statements.py)
                                                              -> id/statement/ptce/{ptce}/{property}/{n}
 
 Every row cites its documents (`source`) and what it rests on: the exact `passage` of a seed or an official
@@ -48,13 +50,48 @@ COOPERATION_MODES = {"mutualisation", "mutualisation-locaux", "mutualisation-emp
 STAGES = {"gestation", "emergence", "developpement", "consolidation"}
 IMPULSES = {"entrepreneuriale", "citoyenne", "collectivite"}
 BOOLEANS = {"true": True, "false": False, "": None}
-# What statements.csv may count for a PTCE, and the direct ("truthy") property of each.
-PROPERTIES = {
+# What statements.csv may give for a PTCE: numbers (with a precision) ...
+NUMBERS = {
     "member-count": Prop(PTCE.declaredMemberCount, "integer", "nombre de membres"),
     "ess-member-count": Prop(PTCE.essMemberCount, "integer", "nombre de membres entreprises de l'ESS"),
     "other-enterprise-member-count": Prop(PTCE.otherEnterpriseMemberCount, "integer",
                                           "nombre de membres entreprises hors ESS"),
+    "created": Prop(DCT.created, "gYear", "année de création"),
 }
+# ... and codes of the project's lists (ontology/codes.ttl): key -> (predicate, code list, allowed, label)
+CODES = {
+    "perimeter-kind": (PTCE.perimeterKind, "perimeter-kind", PERIMETER_KINDS, "type de périmètre"),
+    "sector": (PTCE.sector, "sector", SECTORS, "secteur"),
+    "cooperation-mode": (PTCE.cooperationMode, "cooperation-mode", COOPERATION_MODES, "mode de coopération"),
+    "stage": (PTCE.stage, "stage", STAGES, "stade de développement"),
+    "impulse": (PTCE.impulse, "impulse", IMPULSES, "impulsion"),
+}
+
+
+# The columns ptce.csv had before every fact became its own statement, and the property that replaced each.
+MOVED_TO_STATEMENTS = {"carrier": "carrier", "perimeter": "territory", "perimeter_kind": "perimeter-kind",
+                       "sectors": "sector", "cooperation_modes": "cooperation-mode", "stage": "stage",
+                       "impulse": "impulse", "created": "created"}
+
+
+def properties(territories: dict[str, NamedNode], organisations: set[str]) -> dict[str, Prop]:
+    """Every property of statements.csv, items resolved against the territories and organisations."""
+    def coded(scheme: str, allowed: set[str]):
+        def resolve(row: Row, value: str) -> NamedNode:
+            if value not in allowed:
+                raise row.error("value", f"'{value}' is not one of {sorted(allowed)}")
+            return code(scheme, value)
+        return resolve
+
+    props = dict(NUMBERS)
+    props["territory"] = Prop(PTCE.perimeter, "item", "territoire",
+                              lambda row, v: resolve_ref(row, "value", v, territories))
+    # a carrier is an organisation of organisations.csv (or a collectivité, as a territory reference)
+    props["carrier"] = Prop(PTCE.carrier, "item", "structure porteuse",
+                            lambda row, v: resolve_ref(row, "value", v, territories, organisations))
+    for key, (predicate, scheme, allowed, label) in CODES.items():
+        props[key] = Prop(predicate, "item", label, coded(scheme, allowed))
+    return props
 
 
 def _codes(sink: TripleSink, node: NamedNode, row: Row, field: str, scheme: str, prop: NamedNode,
@@ -94,7 +131,11 @@ class RegistrySource(Source):
         documents = self._documents(sink)
         organisations = self._organisations(sink, ctx, documents)
         ptces = self._ptce(sink, ctx, organisations, documents)
-        load_statements(sink, self._table("statements.csv", STATEMENT_COLUMNS), "ptce", PROPERTIES, ptces, documents)
+        stated = load_statements(sink, self._table("statements.csv", STATEMENT_COLUMNS), "ptce",
+                                 properties(ctx.territories, organisations), ptces, documents)
+        # the carriers read as direct triples must each have their membership row (circle carrier)
+        carriers = {s.subject: s for s in stated if s.key == "carrier" and s.status == "result" and s.rank != "deprecated"}
+        self._carriers = {subject: s.value for subject, s in carriers.items()}
         self._members(sink, ctx, organisations, ptces, documents)
         self._awards(sink, ptces, documents)
         self._charters(sink, documents)
@@ -158,12 +199,13 @@ class RegistrySource(Source):
         return ids
 
     def _ptce(self, sink: TripleSink, ctx: BuildContext, organisations: set[str], documents) -> set[str]:
-        columns = ["id", "label", "alt_labels", "carrier", "perimeter", "perimeter_kind", "sectors",
-                   "cooperation_modes", "stage", "impulse", "created", "map_2014",
-                   "description", "source", "passage", "retrieved", "note"]
+        columns = ["id", "label", "alt_labels", "map_2014", "description", "source", "passage", "retrieved", "note"]
         ids: set[str] = set()
-        self._carriers: dict[str, str] = {}
         for row in self._table("ptce.csv", columns).rows():
+            moved = [c for c in MOVED_TO_STATEMENTS if c in row.values]
+            if moved:
+                raise row.error(moved[0], f"ptce.csv no longer holds facts: each one is a row of statements.csv "
+                                          f"(property '{MOVED_TO_STATEMENTS[moved[0]]}') with its own passage")
             key = row.required("id")
             ids.add(key)
             node = iri(f"ptce/{key}")
@@ -172,20 +214,6 @@ class RegistrySource(Source):
             sink.add(node, SKOS.prefLabel, fr(row.get("label")))
             for alt in row.items("alt_labels"):
                 sink.add(node, SKOS.altLabel, fr(alt))
-            carrier = row.get("carrier")
-            if carrier:
-                sink.add(node, PTCE.carrier, resolve_ref(row, "carrier", carrier, ctx.territories, organisations))
-                self._carriers[key] = carrier
-            for ref in row.items("perimeter"):
-                sink.add(node, PTCE.perimeter, resolve_ref(row, "perimeter", ref, ctx.territories))
-            _codes(sink, node, row, "perimeter_kind", "perimeter-kind", PTCE.perimeterKind, PERIMETER_KINDS)
-            _codes(sink, node, row, "sectors", "sector", PTCE.sector, SECTORS)
-            _codes(sink, node, row, "cooperation_modes", "cooperation-mode", PTCE.cooperationMode, COOPERATION_MODES)
-            _codes(sink, node, row, "stage", "stage", PTCE.stage, STAGES)
-            _codes(sink, node, row, "impulse", "impulse", PTCE.impulse, IMPULSES)
-            created = row.integer("created")
-            if created is not None:
-                sink.add(node, DCT.created, typed(str(created), "gYear"))
             if row.choice("map_2014", {"yes", ""}) == "yes":
                 sink.add(node, PTCE.mapCategory, code("map-category", "repere"))
                 if MAP_2014_DOCUMENT not in documents:
