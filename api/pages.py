@@ -81,8 +81,11 @@ def ptce_context(request: Request, store, iri: str) -> dict:
     def run(file: str) -> list[dict]:
         return queries.rows(store, with_values((RDF_DIR / file).read_text(encoding="utf-8"), "ptce", [iri]))
     members = run("ptce-members.rq")
+    awards = run("ptce-awards.rq")
     for m in members:
         m["href"] = _local(m["member"])
+    for c in members + awards:  # each membership and award with its own citation
+        c["document_href"] = _local(c["document"]) if c.get("document") else None
     statements = run("ptce-statements.rq")
     # Each statement gets a footnote number and an anchor; a direct ("truthy") triple of the "All properties"
     # table points to the statements it comes from (same property, same value).
@@ -95,7 +98,7 @@ def ptce_context(request: Request, store, iri: str) -> dict:
         s["value_href"] = _local(s["value"]) if s["value"].startswith(("http://", "https://")) else None
         notes.setdefault(f"{s['property']}|{s['value']}", []).append(s)
     report = eligibility.evaluate(eligibility.ptce_graph(store, iri)).as_dict()
-    return {"members": members, "awards": run("ptce-awards.rq"), "report": report, "statements": statements,
+    return {"members": members, "awards": awards, "report": report, "statements": statements,
             "statement_notes": notes}
 
 

@@ -85,7 +85,8 @@ def test_map_shows_a_known_ptce_and_filters_by_region(page, embedded_server):
     placed = httpx.get(embedded_server + "/map/ptce.geojson").json()["features"]
     assert page.locator("path.ptce-marker").count() == len(placed) >= 45
     assert page.locator("#ptce-count").inner_text() == str(len(placed))
-    page.locator("path.ptce-marker").first.hover()  # markers are live: a tooltip names the PTCE
+    # markers are live: a tooltip names the PTCE (the last one drawn is on top of any that share its place)
+    page.locator("path.ptce-marker").last.hover()
     assert page.locator(".leaflet-tooltip").inner_text() in {f["properties"]["label"] for f in placed}
     page.select_option("#filter-region", "27")  # Bourgogne-Franche-Comté
     in_region = [f for f in placed if "27" in f["properties"]["regions"]]

@@ -115,3 +115,18 @@ def test_ptce_page_shows_where_each_statement_comes_from(server, lang):
     assert "dynamique de valorisation des déchets autour de Lons le Saunier" in item
     territory = re.search(r'<sup><a href="#statement-territory-1" class="statement-note" title="([^"]*)">', text)
     assert territory and "autour de Lons le Saunier" in territory.group(1)
+
+
+@pytest.mark.parametrize("lang", ["fr", "en"])
+def test_ptce_page_shows_the_source_of_each_member_and_award(server, lang):
+    text = html.unescape(page(server, "/doc/id/ptce/cluster-jura", lang))
+    members = re.search(r'<section id="members">(.*?)</section>', text, re.S).group(1)
+    juratri = re.search(r"<tr><td><a href=\"/id/organisation/juratri\">.*?</tr>", members, re.S).group(0)
+    assert '<blockquote class="passage" lang="fr"><p>Juratri porte aujourd\'hui le PTCE Clus\'Ter Jura.</p>' in juratri
+    assert 'href="/id/document/edd-ptce-leviers"' in juratri
+    text = html.unescape(page(server, "/doc/id/ptce/turfu-productions", lang))
+    awards = re.search(r'<section id="awards">(.*?)</section>', text, re.S).group(1)
+    item = [li for li in re.findall(r"<li>.*?</li>", awards, re.S) if "2021 – phase 2" in li][0]
+    assert "TURFU PRODUCTIONS" in item and '<time class="retrieved">2026-12-01</time>' in item  # a page: our words, date
+    assert 'href="https://chorum.fr/actualite/15-nouveaux-ptce-obtiennent-100-000-euros-de-soutien"' in item
+    assert "<blockquote" not in item  # never quoted

@@ -244,8 +244,9 @@ class RegistrySource(Source):
             sink.add(node, ORG.organization, ptce_node)
             sink.add(node, ORG.member, member_node)
             sink.add(ptce_node, ORG.hasMember, member_node)
-            role = row.choice("role", ACTOR_KINDS) or row.required("role")
-            sink.add(node, ORG.role, code("actor-kind", role))
+            role = row.choice("role", ACTOR_KINDS)  # unknown stays empty: a page may name a carrier, not its kind
+            if role:
+                sink.add(node, ORG.role, code("actor-kind", role))
             circle = row.choice("circle", CIRCLES)
             if circle:
                 sink.add(node, PTCE.circle, code("circle", circle))
