@@ -215,8 +215,13 @@ def test_ptce_on_a_map(server):
 def test_statements_of_a_ptce(server):
     """Every fact of Clus'Ter Jura, each with its own passage: the 40 partners, split 15 ESS and 25 classic."""
     got = run(server, "statements-of-a-ptce")
-    rows = {"/".join(r["statement"].rsplit("/", 2)[1:]): r for r in got}
-    assert len(rows) == len(got)  # one row per statement
+    statements = [r for r in got if "/statement/" in r["statement"]]
+    rows = {"/".join(r["statement"].rsplit("/", 2)[1:]): r for r in statements}
+    assert len(rows) == len(statements)  # one row per statement
+    # its memberships come along, each with its own citation (the carrier's: the sentence that names it)
+    members = {r["value"].rsplit("/", 1)[1]: r for r in got if r["property"] == "http://www.w3.org/ns/org#hasMember"}
+    assert len(members) == 4 and len(got) == len(statements) + 4  # no award known for Clus'Ter Jura
+    assert members["juratri"]["passage"] == "Juratri porte aujourd'hui le PTCE Clus'Ter Jura."
     assert set(rows) == {"member-count/1", "ess-member-count/1", "other-enterprise-member-count/1", "territory/1",
                          "perimeter-kind/1", "carrier/1", "created/1", "impulse/1", "sector/1", "sector/2",
                          "cooperation-mode/1"}
