@@ -24,7 +24,7 @@ from ptce_kg.rdf import (CODE, DCT, PTCE, RDFS, SKOS, A, TripleSink, code, en, f
 HERE = Path(__file__).resolve().parent
 COLUMNS = ["id", "parent", "kind", "label_fr", "label_en", "year", "start_date", "result_date",
            "duration_months", "funders", "criteria", "source", "passage", "retrieved", "note"]
-KINDS = {"national-call", "wave", "phase", "regional-scheme", "departmental-scheme"}
+KINDS = {"series", "national-call", "wave", "phase", "regional-scheme", "departmental-scheme"}
 CRITERIA = {"aap2013", "ami-emergents"}
 CRITERION_BASE = CODE.replace("code/", "def/criterion/")
 COUNTS = {"duration_months": PTCE.fundingDurationMonths}

@@ -127,6 +127,7 @@ def test_a_seed_statement_quotes_its_passage(tmp_path, real_ctx):
 
 # The programmes' figures as the documents give them: (programme, property, n) -> (value, precision, status, rank).
 GOLDEN = {
+    ("appels-interministeriels-2013-2015", "laureates", 1): ("37", "exact", "result", "preferred"),  # « 37 d'entre eux »
     ("aap-2013", "applications", 1): ("180", "exact", "result", "preferred"),
     ("aap-2013", "applications", 2): ("182", "exact", "result", "normal"),
     ("aap-2013", "admissible", 1): ("130", "exact", "result", "preferred"),
