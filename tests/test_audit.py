@@ -23,9 +23,22 @@ from ingest.passages import SEEDS_DIR, document_texts, missing_pieces, normalise
 ROOT = Path(__file__).resolve().parent.parent
 REGISTRY = ROOT / "ingest" / "registry"
 PROGRAMMES = ROOT / "ingest" / "programmes"
-# every table with a `source` (document ids, |-separated) and a `passage` column
-TABLES = [REGISTRY / n for n in ("ptce.csv", "members.csv", "organisations.csv", "awards.csv", "charters.csv",
-                                 "statements.csv")] + [PROGRAMMES / "programmes.csv", PROGRAMMES / "statements.csv"]
+
+
+def _cited_tables() -> list[Path]:
+    """Every curated table with a `source` (document ids, |-separated) and a `passage` column: a new table is
+    audited without being listed here."""
+    found = []
+    for path in sorted([*REGISTRY.glob("*.csv"), *PROGRAMMES.glob("*.csv")]):
+        with open(path, newline="", encoding="utf-8") as handle:
+            header = next(csv.reader(handle), [])
+        if {"source", "passage"} <= set(header):
+            found.append(path)
+    return found
+
+
+TABLES = _cited_tables()
+assert {"statements.csv", "charter-statements.csv", "ptce.csv", "programmes.csv"} <= {t.name for t in TABLES}
 
 FIXTURE = ROOT / "tests" / "fixtures" / "web-page-quotations.csv"
 # a note shares no run of this many words with the page text it paraphrases (names of PTCE and organisations apart)

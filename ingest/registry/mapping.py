@@ -6,6 +6,8 @@
     members.csv        memberships with role and circle      -> id/membership/{ptce}/{member}
     awards.csv         programmes won                        -> id/award/{programme}/{ptce}
     charters.csv       the PTCE charters (2014, 2021)        -> id/charte/{year}
+    charter-statements.csv  how many PTCE signed a charter, when, with each figure's reference
+                                                             -> id/statement/charte/{year}/{property}/{n}
     statements.csv     every fact of a PTCE (territory, perimeter kind, carrier, sectors, cooperation modes,
                        stage, impulse, year created, member counts), one row each, with its qualifiers and
                        its own reference (ingest/statements.py)
@@ -58,6 +60,8 @@ NUMBERS = {
                                           "nombre de membres entreprises hors ESS"),
     "created": Prop(DCT.created, "gYear", "année de création"),
 }
+# What charter-statements.csv may give for a charter.
+CHARTER_PROPERTIES = {"signatories": Prop(PTCE.signatoryCount, "integer", "nombre de signataires")}
 # ... and codes of the project's lists (ontology/codes.ttl): key -> (predicate, code list, allowed, label)
 CODES = {
     "perimeter-kind": (PTCE.perimeterKind, "perimeter-kind", PERIMETER_KINDS, "type de périmètre"),
@@ -138,7 +142,9 @@ class RegistrySource(Source):
         self._carriers = {subject: s.value for subject, s in carriers.items()}
         self._members(sink, ctx, organisations, ptces, documents)
         self._awards(sink, ptces, documents)
-        self._charters(sink, documents)
+        charters = self._charters(sink, documents)
+        load_statements(sink, self._table("charter-statements.csv", STATEMENT_COLUMNS), "charte", CHARTER_PROPERTIES,
+                        charters, documents)
 
     # ---------------------------------------------------------------------------------------------
     def _documents(self, sink: TripleSink) -> dict[str, NamedNode]:
@@ -285,12 +291,15 @@ class RegistrySource(Source):
                 sink.add(node, PTCE.fundingDurationMonths, typed(str(months), "integer"))
             cite(sink, node, row, key.replace("/", "--"), documents, self._kinds)
 
-    def _charters(self, sink: TripleSink, documents) -> None:
+    def _charters(self, sink: TripleSink, documents) -> set[str]:
+        ids: set[str] = set()
         for row in self._table("charters.csv", ["id", "label_fr", "label_en", "year", "source", "passage", "retrieved", "note"]).rows():
             key = row.required("id")
+            ids.add(key)
             node = iri(f"charte/{key}")
             sink.add(node, A, PTCE.Charter)
             sink.add(node, RDFS.label, fr(row.required("label_fr")))
             sink.add(node, RDFS.label, en(row.required("label_en")))
             sink.add(node, DCT.issued, typed(str(row.integer("year")), "gYear"))
             cite(sink, node, row, key, documents, self._kinds)
+        return ids

@@ -218,3 +218,16 @@ def test_every_statement_has_its_reference_with_passage(registry):
     jura = [r for r in rows if r["st"] == f"{ST}cluster-jura/member-count/1"]
     assert jura[0]["passage"].startswith("Le PTCE implique 40 partenaires")
     assert jura[0]["doc"] == f"{ID}document/edd-ptce-leviers"
+
+
+def test_charter_signatories_as_the_passages_date_them(registry):
+    """39 signatories in 2014 and « plus de 60 » in 2017: two dated statements, the later one a lower bound."""
+    rows = select(registry, f"""PREFIX wikibase: <http://wikiba.se/ontology#>
+        SELECT ?st ?value ?precision ?when ?rank ?passage {{ <{ID}charte/2014> <{PTCE}hasStatement> ?st .
+            ?st <{RDF_VALUE}> ?value ; <{PTCE}precision> ?precision ; <{PTCE}pointInTime> ?when ; wikibase:rank ?rank ;
+                <http://www.w3.org/ns/prov#wasDerivedFrom>/<{PTCE}passage> ?passage }} ORDER BY ?when""")
+    assert [(r["value"], r["precision"].rsplit("/", 1)[1], r["when"], r["rank"].rsplit("#", 1)[1]) for r in rows] == [
+        ("39", "exact", "2014", "NormalRank"), ("60", "at-least", "2017", "PreferredRank")]
+    assert rows[1]["st"] == f"{ID}statement/charte/2014/signatories/2" and "plus de 60" in rows[1]["passage"]
+    # a lower bound is never a plain count
+    assert select(registry, f"SELECT ?n {{ <{ID}charte/2014> <{PTCE}signatoryCount> ?n }}") == []
