@@ -20,7 +20,7 @@ from . import limits
 from .limits import ClientLimits
 from .i18n import LanguageCookie
 from .security import SecurityHeaders
-from . import eligibility, home, i18n, linked_data, maps, pages, publication, sparql
+from . import batch, eligibility, home, i18n, linked_data, maps, pages, publication, sparql
 
 HERE = Path(__file__).resolve().parent
 YASGUI_BUILD = NODE_MODULES / "@zazuko" / "yasgui" / "build"
@@ -64,6 +64,7 @@ def create_app(cfg: Settings | None = None) -> FastAPI:
     app.mount("/assets/site", StaticFiles(directory=str(HERE / "static")), name="site")
     app.include_router(home.router)
     app.include_router(sparql.router)
+    app.include_router(batch.router)  # before eligibility's /eligibility/{ptce_id}
     app.include_router(eligibility.router)
     app.include_router(pages.router)
     app.include_router(maps.router)

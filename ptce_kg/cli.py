@@ -154,6 +154,16 @@ def cmd_check(args) -> int:
     from .errors import StoreError
     from .remote import open_root
 
+    if args.batch:
+        from .batch import run_cli
+
+        return run_cli(args, _progress)
+    if not args.file or args.members:
+        print("ptce-kg: check FILE, or check --batch FILE [--members FILE]", file=sys.stderr)
+        return 2
+    if (args.format or "text") not in ("text", "json"):
+        print("ptce-kg: a single check writes text or json (--format text|json)", file=sys.stderr)
+        return 2
     path = Path(args.file)
     kind = args.input_format or candidate.SUFFIXES.get(path.suffix.lower())
     if kind is None:
@@ -252,14 +262,22 @@ def main(argv: list[str] | None = None) -> int:
 
     p = sub.add_parser("check", help="check a candidate PTCE against article 9 (exit 0 eligible, 1 not, 2 invalid)")
     p.add_argument("--store")
-    p.add_argument("--format", choices=["text", "json"], default="text")
+    p.add_argument("--format", choices=["text", "json", "csv"],
+                   help="text (default) or json for one candidate; csv (default) or json (one JSON object a line) "
+                        "for --batch")
     p.add_argument("--input-format", choices=["form", "form-yaml", "turtle", "json-ld", "xml", "nt", "json"],
                    help="default: from the file extension")
     p.add_argument("--rules", choices=list(RULESETS), default="article-9",
                    help="article 9 of the law (default) or a programme's criteria")
     p.add_argument("--record", action="store_true",
                    help="keep the report in the graph with its provenance (rule-set version, data snapshot, time)")
-    p.add_argument("file", help="a .json or .yaml form (see shapes/candidate.schema.json), or RDF (.ttl, .jsonld…)")
+    p.add_argument("--batch", metavar="FILE",
+                   help="check many candidates: a CSV, one row per candidate (template: shapes/batch/), or a .json "
+                        "array of forms; one line per candidate and criterion on stdout, progress on stderr")
+    p.add_argument("--members", metavar="FILE", help="with --batch FILE.csv: the members, one row each, keyed by the "
+                                                     "candidate's id in the 'candidate' column")
+    p.add_argument("file", nargs="?",
+                   help="a .json or .yaml form (see shapes/candidate.schema.json), or RDF (.ttl, .jsonld…)")
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("validate", help="validate the published graph: SHACL shapes of shapes/ and consistency checks "
