@@ -111,6 +111,14 @@ async def _check(request: Request, item: batch.Item, rules: str, snapshot: str |
         return batch.error_lines(item, body.get("error") or "check failed / échec", body.get("where"))
 
 
+async def _next(pending: deque, render) -> str:
+    """The lines of the oldest candidate in flight. Shielded: a client that goes away cancels the answer,
+    never a check in a worker (the pool would lose track of it)."""
+    lines = await asyncio.shield(pending[0])
+    pending.popleft()
+    return "".join(render(line) for line in lines)
+
+
 def _format(request: Request, fmt: str | None) -> str:
     if fmt:
         return fmt
@@ -152,14 +160,14 @@ async def check_batch(request: Request, rules: RuleSet = "article-9",
             for item in items:
                 pending.append(asyncio.ensure_future(_check(request, item, rules, snapshot)))
                 if len(pending) >= width:
-                    # shield: a client that goes away cancels this generator, never a check in a worker
-                    yield "".join(render(line) for line in await asyncio.shield(pending.popleft()))
+                    yield await _next(pending, render)
             while pending:
-                yield "".join(render(line) for line in await asyncio.shield(pending.popleft()))
+                yield await _next(pending, render)
         finally:
-            for task in pending:
-                _in_flight.add(task)
-                task.add_done_callback(_in_flight.discard)
+            for task in pending:  # the client went away: what runs in a worker finishes there
+                if not task.done():
+                    _in_flight.add(task)
+                    task.add_done_callback(_in_flight.discard)
 
     headers = {"X-Batch-Candidates": str(len(items)), "X-Ruleset": f"{rules}@{__version__}",
                "X-Data-Snapshot": snapshot or "", "Vary": "Accept", "X-Content-Type-Options": "nosniff"}

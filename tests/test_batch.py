@@ -9,7 +9,6 @@ import json
 from pathlib import Path
 
 import httpx
-import pytest
 
 from ptce_kg import batch, cli
 from ptce_kg.config import SHAPES_DIR
@@ -212,6 +211,9 @@ def test_the_api_answers_the_same_as_the_cli(embedded_server, built_store, capsy
             assert response.headers["x-batch-candidates"] == "30"
             chunks = [chunk for chunk in response.iter_text()]
         assert "".join(chunks) == expected
+    # A client that goes away in the middle leaves the workers serving the next batch.
+    with httpx.stream("POST", embedded_server + "/eligibility/batch", **upload("csv")) as response:
+        next(response.iter_bytes())
     # A JSON array of forms, and Accept for the format.
     response = httpx.post(embedded_server + "/eligibility/batch", content=FORMS.read_bytes(),
                           headers={"Content-Type": "application/json"}, timeout=120)
@@ -251,12 +253,26 @@ def test_the_templates_are_published(embedded_server):
 def test_a_batch_over_the_candidate_limit_is_refused(built_store):
     from conftest import start_server, stop
 
-    process, base = start_server(built_store, PTCE_KG_BATCH_MAX_CANDIDATES=29)
+    from concurrent.futures import ThreadPoolExecutor
+
+    process, base = start_server(built_store, PTCE_KG_BATCH_MAX_CANDIDATES=29, PTCE_KG_CLIENT_CONCURRENCY=1)
     try:
         response = httpx.post(base + "/eligibility/batch", **upload("csv"))
         assert response.status_code == 413 and "PTCE_KG_BATCH_MAX_CANDIDATES" in response.json()["error"]
         small = httpx.post(base + "/eligibility/batch", content=b"id,name\na,A\n",
                            headers={"Content-Type": "text/csv"}, timeout=30)
         assert small.status_code == 200 and len(ndjson(small.text)) == 8  # NDJSON by default: 8 criteria
+        # Two batches at once from a client allowed one check at a time: each waits its turn, none is refused.
+        body = b"id,name,perimeter\n" + b"".join(b"c-%d,Candidat %d,commune:39300\n" % (i, i) for i in range(20))
+
+        def post(_):
+            return httpx.post(base + "/eligibility/batch", content=body, headers={"Content-Type": "text/csv"},
+                              timeout=120)
+        with ThreadPoolExecutor(2) as pool:
+            answers = list(pool.map(post, range(2)))
+        for answer in answers:
+            lines = ndjson(answer.text)
+            assert answer.status_code == 200 and len(lines) == 20 * 8
+            assert {line["eligibility"] for line in lines} == {"incomplete"}
     finally:
         stop(process)
