@@ -114,6 +114,7 @@ def coverage_data(store) -> dict:
     """The two coverage queries of queries/ and the shares the home page states, computed from their rows."""
     per_programme = queries.find("coverage")
     per_ptce = queries.find("coverage-per-ptce")
+    counts = queries.find("ptce-counts")
     programmes = queries.rows(store, per_programme.text)
     ptces = queries.rows(store, per_ptce.text)
     for r in programmes:
@@ -134,6 +135,9 @@ def coverage_data(store) -> dict:
                             "sparql_href": f"/sparql?format=csv&query={quote(per_programme.text)}"},
         "ptce_query": {"name": per_ptce.name, "title": per_ptce.title, "title_en": per_ptce.title_en,
                        "sparql_href": f"/sparql?format=csv&query={quote(per_ptce.text)}"},
+        # how many PTCE the documents count (queries/ptce-counts.rq), beside the graph's own number
+        "counts": [{**r, "href": _local(r["statement"])} for r in queries.rows(store, counts.text)],
+        "counts_query": {"name": counts.name, "sparql_href": f"/sparql?format=csv&query={quote(counts.text)}"},
     }
 
 

@@ -130,3 +130,14 @@ def test_ptce_page_shows_the_source_of_each_member_and_award(server, lang):
     assert "TURFU PRODUCTIONS" in item and '<time class="retrieved">2026-12-01</time>' in item  # a page: our words, date
     assert 'href="https://chorum.fr/actualite/15-nouveaux-ptce-obtiennent-100-000-euros-de-soutien"' in item
     assert "<blockquote" not in item  # never quoted
+
+
+@pytest.mark.parametrize("lang", ["fr", "en"])
+def test_coverage_page_states_the_published_counts_of_ptce(server, lang):
+    text = html.unescape(page(server, "/coverage", lang))
+    item = re.search(r'<li data-fact="population">(.*?)</li>', text, re.S).group(1)
+    assert f'data-ptce="{PTCE_TOTAL}"' in item
+    shown = re.findall(r'data-count="(\d+)" data-precision="([\w-]+)"', item)
+    assert shown == [(r["count"], r["precision"]) for r in answer(server, "ptce-counts")] == [
+        ("140", "exact"), ("160", "about")]
+    assert {"fr": "environ 160", "en": "about 160"}[lang] in re.sub(r"<[^>]+>", "", item)

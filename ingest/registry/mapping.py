@@ -8,6 +8,9 @@
     charters.csv       the PTCE charters (2014, 2021)        -> id/charte/{year}
     charter-statements.csv  how many PTCE signed a charter, when, with each figure's reference
                                                              -> id/statement/charte/{year}/{property}/{n}
+    censuses.csv       what published counts of PTCE are about (the PTCE of France) -> id/census/{id}
+    census-statements.csv   each published count of PTCE, with its precision, date and reference
+                                                             -> id/statement/census/{id}/{property}/{n}
     statements.csv     every fact of a PTCE (territory, perimeter kind, carrier, sectors, cooperation modes,
                        stage, impulse, year created, member counts), one row each, with its qualifiers and
                        its own reference (ingest/statements.py)
@@ -62,6 +65,8 @@ NUMBERS = {
 }
 # What charter-statements.csv may give for a charter.
 CHARTER_PROPERTIES = {"signatories": Prop(PTCE.signatoryCount, "integer", "nombre de signataires")}
+# What census-statements.csv may give for a census.
+CENSUS_PROPERTIES = {"ptce-count": Prop(PTCE.ptceCount, "integer", "nombre de PTCE")}
 # ... and codes of the project's lists (ontology/codes.ttl): key -> (predicate, code list, allowed, label)
 CODES = {
     "perimeter-kind": (PTCE.perimeterKind, "perimeter-kind", PERIMETER_KINDS, "type de périmètre"),
@@ -145,6 +150,9 @@ class RegistrySource(Source):
         charters = self._charters(sink, documents)
         load_statements(sink, self._table("charter-statements.csv", STATEMENT_COLUMNS), "charte", CHARTER_PROPERTIES,
                         charters, documents)
+        censuses = self._censuses(sink, documents)
+        load_statements(sink, self._table("census-statements.csv", STATEMENT_COLUMNS), "census", CENSUS_PROPERTIES,
+                        censuses, documents)
 
     # ---------------------------------------------------------------------------------------------
     def _documents(self, sink: TripleSink) -> dict[str, NamedNode]:
@@ -301,5 +309,18 @@ class RegistrySource(Source):
             sink.add(node, RDFS.label, fr(row.required("label_fr")))
             sink.add(node, RDFS.label, en(row.required("label_en")))
             sink.add(node, DCT.issued, typed(str(row.integer("year")), "gYear"))
+            cite(sink, node, row, key, documents, self._kinds)
+        return ids
+
+    def _censuses(self, sink: TripleSink, documents) -> set[str]:
+        ids: set[str] = set()
+        for row in self._table("censuses.csv", ["id", "label_fr", "label_en", "source", "passage", "retrieved",
+                                                "note"]).rows():
+            key = row.required("id")
+            ids.add(key)
+            node = iri(f"census/{key}")
+            sink.add(node, A, PTCE.Census)
+            sink.add(node, RDFS.label, fr(row.required("label_fr")))
+            sink.add(node, RDFS.label, en(row.required("label_en")))
             cite(sink, node, row, key, documents, self._kinds)
         return ids

@@ -231,3 +231,15 @@ def test_charter_signatories_as_the_passages_date_them(registry):
     assert rows[1]["st"] == f"{ID}statement/charte/2014/signatories/2" and "plus de 60" in rows[1]["passage"]
     # a lower bound is never a plain count
     assert select(registry, f"SELECT ?n {{ <{ID}charte/2014> <{PTCE}signatoryCount> ?n }}") == []
+
+
+def test_published_counts_of_ptce(registry):
+    """How many PTCE there are, as the documents say: an estimate (about 160) and the State's dated count (140)."""
+    rows = select(registry, f"""PREFIX wikibase: <http://wikiba.se/ontology#>
+        SELECT ?value ?precision ?rank ?doc {{ <{ID}census/ptce-france> <{PTCE}hasStatement> ?st .
+            ?st <{RDF_VALUE}> ?value ; <{PTCE}precision> ?precision ; wikibase:rank ?rank ;
+                <http://www.w3.org/ns/prov#wasDerivedFrom>/<http://purl.org/dc/terms/source> ?doc }} ORDER BY ?value""")
+    assert [(r["value"], r["precision"].rsplit("/", 1)[1], r["rank"].rsplit("#", 1)[1], r["doc"].rsplit("/", 1)[1])
+            for r in rows] == [("140", "exact", "PreferredRank", "bdt-ami-2023"),
+                               ("160", "about", "NormalRank", "edd-ptce-leviers")]
+    assert select(registry, f"SELECT ?n {{ <{ID}census/ptce-france> <{PTCE}ptceCount> ?n }}") == [{"n": "140"}]
