@@ -299,28 +299,27 @@ class RegistrySource(Source):
                 sink.add(node, PTCE.fundingDurationMonths, typed(str(months), "integer"))
             cite(sink, node, row, key.replace("/", "--"), documents, self._kinds)
 
-    def _charters(self, sink: TripleSink, documents) -> set[str]:
-        ids: set[str] = set()
-        for row in self._table("charters.csv", ["id", "label_fr", "label_en", "year", "source", "passage", "retrieved", "note"]).rows():
+    def _labelled(self, sink: TripleSink, documents, name: str, kind: str, cls: NamedNode,
+                  extra: tuple[str, ...] = ()) -> dict[str, Row]:
+        """The rows of a table of labelled things (charters, censuses): id/{kind}/{id}, typed, labelled in French
+        and English, each row cited; id -> row for what the caller adds."""
+        columns = ["id", "label_fr", "label_en", *extra, "source", "passage", "retrieved", "note"]
+        rows: dict[str, Row] = {}
+        for row in self._table(name, columns).rows():
             key = row.required("id")
-            ids.add(key)
-            node = iri(f"charte/{key}")
-            sink.add(node, A, PTCE.Charter)
+            rows[key] = row
+            node = iri(f"{kind}/{key}")
+            sink.add(node, A, cls)
             sink.add(node, RDFS.label, fr(row.required("label_fr")))
             sink.add(node, RDFS.label, en(row.required("label_en")))
-            sink.add(node, DCT.issued, typed(str(row.integer("year")), "gYear"))
             cite(sink, node, row, key, documents, self._kinds)
-        return ids
+        return rows
+
+    def _charters(self, sink: TripleSink, documents) -> set[str]:
+        rows = self._labelled(sink, documents, "charters.csv", "charte", PTCE.Charter, ("year",))
+        for key, row in rows.items():
+            sink.add(iri(f"charte/{key}"), DCT.issued, typed(str(row.integer("year")), "gYear"))
+        return set(rows)
 
     def _censuses(self, sink: TripleSink, documents) -> set[str]:
-        ids: set[str] = set()
-        for row in self._table("censuses.csv", ["id", "label_fr", "label_en", "source", "passage", "retrieved",
-                                                "note"]).rows():
-            key = row.required("id")
-            ids.add(key)
-            node = iri(f"census/{key}")
-            sink.add(node, A, PTCE.Census)
-            sink.add(node, RDFS.label, fr(row.required("label_fr")))
-            sink.add(node, RDFS.label, en(row.required("label_en")))
-            cite(sink, node, row, key, documents, self._kinds)
-        return ids
+        return set(self._labelled(sink, documents, "censuses.csv", "census", PTCE.Census))
