@@ -374,8 +374,6 @@ def run_cli(args, progress) -> int:
     from pathlib import Path
 
     from .config import settings
-    from .errors import StoreError
-    from .remote import open_root
 
     if getattr(args, "record", False):
         print("ptce-kg: --record keeps one candidate's report: check it alone", file=sys.stderr)
@@ -396,13 +394,7 @@ def run_cli(args, progress) -> int:
     except BatchError as exc:
         print(f"ptce-kg: {exc}", file=sys.stderr)
         return 2
-    root = open_root(args.store or settings().store)
-    try:
-        store = root.open_read()
-    except StoreError:
-        store = None
-        progress("ptce-kg: no published graph: members and territories are checked as given only")
-    snapshot = root.current_name() if store is not None else None
+    _root, store, snapshot = checking.open_published(args.store or settings().store, progress)
     progress(f"ptce-kg: {len(items)} candidate(s) against {args.rules} / {len(items)} candidat(s)")
     out = sys.stdout
     if fmt == "csv":

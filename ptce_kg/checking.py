@@ -49,3 +49,19 @@ def check_form(store, form: dict, rules: str, snapshot: str | None):
 def check_known(store, iri: str, rules: str, snapshot: str | None):
     """A PTCE of the graph."""
     return eligibility.evaluate(eligibility.ptce_graph(store, iri), snapshot, rules)
+
+
+def open_published(spec, progress):
+    """For the command line: the store root named by `spec`, its published graph and that graph's snapshot name.
+    With nothing published yet the graph is None (members and territories are then checked as given), said once
+    through `progress`."""
+    from .errors import StoreError
+    from .remote import open_root
+
+    root = open_root(spec)
+    try:
+        store = root.open_read()
+    except StoreError:
+        progress("ptce-kg: no published graph: members and territories are checked as given only")
+        return root, None, None
+    return root, store, root.current_name()

@@ -151,8 +151,6 @@ def cmd_check(args) -> int:
 
     from . import candidate, checking
     from .config import settings
-    from .errors import StoreError
-    from .remote import open_root
 
     if args.batch:
         from .batch import run_cli
@@ -169,18 +167,12 @@ def cmd_check(args) -> int:
     if kind is None:
         print(f"ptce-kg: unknown input format for '{path.name}' (.json, .yaml, .ttl, .jsonld, .rdf, .nt)", file=sys.stderr)
         return 2
-    root = open_root(args.store or settings().store)
-    try:
-        store = root.open_read()
-    except StoreError:
-        store = None
-        _progress("ptce-kg: no published graph: members and territories are checked as given only")
+    root, store, snapshot = checking.open_published(args.store or settings().store, _progress)
     try:
         content = sys.stdin.buffer.read() if args.file == "-" else path.read_bytes()
     except OSError as exc:
         print(f"ptce-kg: {path.name}: {exc}", file=sys.stderr)
         return 2
-    snapshot = root.current_name() if store is not None else None
     checked = checking.check_content(store, content, kind, args.rules, snapshot)
     if isinstance(checked, checking.Refusal):
         print(f"ptce-kg: {path.name}: {checked.message}", file=sys.stderr)
