@@ -16,7 +16,7 @@ from . import negotiation
 from .security import authorised
 
 router = APIRouter(tags=["eligibility"])
-RuleSet = Literal[tuple(eligibility.RULESETS)]  # article-9, aap-2013, ami-emergents
+RuleSet = Literal[tuple(eligibility.RULESETS)]  # article-9, aap-2013, ami-emergents, decret-2015-431
 
 
 # -- the JSON report, documented in the OpenAPI ---------------------------------------------------
@@ -54,6 +54,7 @@ class EligibilityReport(BaseModel):
     verdict: Literal["eligible", "not-eligible", "incomplete"]
     ruleset: str
     law: str
+    scope_note: Text | None = None  # what the rule set does not encode (decret-2015-431: the unreadable rest)
     data_snapshot: str | None
     checked_at: str
     candidates: list[CandidateResult]
@@ -203,7 +204,7 @@ async def form_submit(request: Request):
     fields = parse_qs((await request.body()).decode("utf-8", "replace"), keep_blank_values=False)
     one = lambda k: (fields.get(k) or [""])[0].strip()  # noqa: E731
     form: dict = {"name": one("name") or "Candidat sans nom"}
-    for key in ("grouping_kind", "perimeter_kind", "strategy", "local_development"):
+    for key in ("grouping_kind", "perimeter_kind", "legal_personality", "strategy", "local_development"):
         if one(key):
             form[key] = one(key)
     form["perimeter"] = [p.strip() for p in one("perimeter").replace(",", " ").split() if p.strip()]
@@ -230,6 +231,9 @@ async def form_submit(request: Request):
             member["location"] = one(f"m{i}_location")
         if one(f"m{i}_siren"):
             member["siren"] = one(f"m{i}_siren")
+        for key in ("legal_form", "legal_personality"):
+            if one(f"m{i}_{key}"):
+                member[key] = one(f"m{i}_{key}")
         members.append(member)
         if one("carrier") == str(i):
             form["carrier"] = member["key"]

@@ -255,7 +255,8 @@ def from_form(form: dict, store=None) -> rdflib.Graph:
         if store is not None and not _store_has(store, territory):
             raise CandidateError(f"unknown territory '{ref}' / territoire inconnu", status=422, where=f"perimeter/{i}")
         g.add((node, PTCE.perimeter, territory))
-    simple = [("grouping_kind", "grouping-kind", PTCE.groupingKind), ("perimeter_kind", "perimeter-kind", PTCE.perimeterKind)]
+    simple = [("grouping_kind", "grouping-kind", PTCE.groupingKind), ("perimeter_kind", "perimeter-kind", PTCE.perimeterKind),
+              ("legal_personality", "legal-personality", PTCE.legalPersonality)]
     for key, scheme, prop in simple:
         if form.get(key):
             g.add((node, prop, _code(scheme, form[key])))
@@ -320,6 +321,8 @@ def from_form(form: dict, store=None) -> rdflib.Graph:
             g.add((target, PTCE.essEnterprise, rdflib.Literal(bool(member["ess"]))))
         if member.get("legal_form"):
             g.add((target, ROV.orgType, _code("legal-form", member["legal_form"])))
+        if member.get("legal_personality"):
+            g.add((target, PTCE.legalPersonality, _code("legal-personality", member["legal_personality"])))
         if member.get("ess_status"):
             g.add((target, PTCE.essStatus, _code("ess-status", member["ess_status"])))
         if member.get("role"):

@@ -137,6 +137,8 @@ def _print_report(report: dict) -> None:
     for candidate in report["candidates"]:
         print(f"{candidate['label']}  <{candidate['candidate']}>")
         print(f"  {words[candidate['verdict']]}  ({report['ruleset']}, {report['law']})")
+        if report.get("scope_note"):
+            print(f"  ! {report['scope_note']['fr']}\n    {report['scope_note']['en']}")
         for c in candidate["criteria"]:
             print(f"  {marks[c['verdict']]} {c['title']['fr']} / {c['title']['en']}: {c['verdict']}")
             for d in c["details"]:
@@ -260,7 +262,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--input-format", choices=["form", "form-yaml", "turtle", "json-ld", "xml", "nt", "json"],
                    help="default: from the file extension")
     p.add_argument("--rules", choices=list(RULESETS), default="article-9",
-                   help="article 9 of the law (default) or a programme's criteria")
+                   help="article 9 of the law (default), a programme's criteria, or the conditions of décret "
+                        "no. 2015-431 that its official text lets one read (decret-2015-431)")
     p.add_argument("--record", action="store_true",
                    help="keep the report in the graph with its provenance (rule-set version, data snapshot, time)")
     p.add_argument("--batch", metavar="FILE",

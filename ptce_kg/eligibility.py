@@ -1,4 +1,5 @@
-"""Article 9 eligibility: SHACL shapes (shapes/article-9.ttl) run by pySHACL, read as three-valued verdicts.
+"""Eligibility: SHACL shapes (shapes/article-9.ttl by default; a rule set of RULESETS) run by pySHACL, read as
+three-valued verdicts.
 
 For each criterion of crit:article-9: a sh:Violation from its shape means *not met*, a sh:Warning means
 *not enough information*, no result means *met*. The candidate graph is completed from the store first:
@@ -32,7 +33,11 @@ RULESETS = {
     "article-9": ("article-9.ttl", "https://w3id.org/ptce-kg/def/criterion/article-9"),
     "aap-2013": ("aap-2013.ttl", "https://w3id.org/ptce-kg/def/criterion/aap2013"),
     "ami-emergents": ("ami-emergents.ttl", "https://w3id.org/ptce-kg/def/criterion/ami-emergents"),
+    # Décret n° 2015-431, the conditions of its eligibility article that its official text lets one read (1° and
+    # the beginning of 2°); the rest is not encoded (skos:scopeNote of the requirement, shapes file header).
+    "decret-2015-431": ("decret-2015-431.ttl", "https://w3id.org/ptce-kg/def/criterion/decret-2015-431"),
 }
+SKOS = rdflib.Namespace("http://www.w3.org/2004/02/skos/core#")
 
 MET, NOT_MET, UNKNOWN = "met", "not-met", "not-enough-information"
 ELIGIBLE, NOT_ELIGIBLE, INCOMPLETE = "eligible", "not-eligible", "incomplete"
@@ -65,6 +70,14 @@ class Criterion:
     legal_text: str
     article_version: str
     source: str = ELI_ARTICLE_9
+
+
+def scope_note(ruleset: str) -> dict | None:
+    """What a rule set does not cover (skos:scopeNote of its requirement, in French and English), if it says."""
+    g = criteria_graph()
+    requirement = rdflib.URIRef(RULESETS[ruleset][1])
+    fr, en = _lang(g, requirement, SKOS.scopeNote, "fr"), _lang(g, requirement, SKOS.scopeNote, "en")
+    return {"fr": fr, "en": en or fr} if fr or en else None
 
 
 def requirement_source(ruleset: str) -> str:
@@ -144,6 +157,7 @@ class Report:
     def as_dict(self) -> dict:
         return {"verdict": self.verdict, "ruleset": f"{self.ruleset}@{__version__}",
                 "law": requirement_source(self.ruleset),
+                **({"scope_note": note} if (note := scope_note(self.ruleset)) else {}),
                 "data_snapshot": self.snapshot, "checked_at": self.checked_at,
                 "candidates": [c.as_dict() for c in self.candidates],
                 **({"records": self.records} if self.records is not None else {})}

@@ -25,7 +25,7 @@ HERE = Path(__file__).resolve().parent
 COLUMNS = ["id", "parent", "kind", "label_fr", "label_en", "year", "start_date", "result_date",
            "duration_months", "funders", "criteria", "source", "passage", "retrieved", "note"]
 KINDS = {"series", "national-call", "wave", "phase", "regional-scheme", "departmental-scheme"}
-CRITERIA = {"aap2013", "ami-emergents"}
+CRITERIA = {"aap2013", "ami-emergents", "decret-2015-431"}  # CCCEV requirements of ontology/criteria.ttl
 CRITERION_BASE = CODE.replace("code/", "def/criterion/")
 COUNTS = {"duration_months": PTCE.fundingDurationMonths}
 # What statements.csv may state for a programme, and the direct ("truthy") property of each.
