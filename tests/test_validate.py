@@ -99,3 +99,40 @@ def test_a_citation_quoting_a_web_page_or_undated_is_a_violation():
                            Literal("2026-12-01", datatype=NamedNode("http://www.w3.org/2001/XMLSchema#date")), g))
     summary = validate(store, shapes=("data-quality.ttl",))
     assert summary.counts[("data-quality.ttl", "dq:Citation", "Violation")] == 2 == summary.violations
+
+
+def test_a_named_item_with_a_precision_or_a_number_without_one_is_a_violation():
+    """dq:Statement: a number says how exact it is; a territory, carrier or code (an IRI) has no precision."""
+    from pyoxigraph import Literal, NamedNode, Quad
+    rdf, ptce = "http://www.w3.org/1999/02/22-rdf-syntax-ns#", "https://w3id.org/ptce-kg/def#"
+    g = NamedNode("https://w3id.org/ptce-kg/graph/registry")
+    exact = NamedNode("https://w3id.org/ptce-kg/code/precision/exact")
+
+    def statement(key: str, prop: str, value, precision) -> pyoxigraph.Store:
+        st = NamedNode(f"https://w3id.org/ptce-kg/id/statement/ptce/test/{key}/1")
+        ref = NamedNode(st.value + "/reference")
+        store = pyoxigraph.Store()
+        triples = [(st, rdf + "type", NamedNode(ptce + "Statement")),
+                   (st, "http://www.w3.org/2000/01/rdf-schema#label", Literal("test", language="fr")),
+                   (st, ptce + "statementSubject", NamedNode("https://w3id.org/ptce-kg/id/ptce/test")),
+                   (st, ptce + "statementProperty", NamedNode(ptce + prop)), (st, rdf + "value", value),
+                   (st, ptce + "statementStatus", NamedNode("https://w3id.org/ptce-kg/code/statement-status/result")),
+                   (st, "http://wikiba.se/ontology#rank", NamedNode("http://wikiba.se/ontology#NormalRank")),
+                   (st, "http://www.w3.org/ns/prov#wasDerivedFrom", ref),
+                   (ref, rdf + "type", NamedNode(ptce + "Reference")),
+                   (ref, "http://purl.org/dc/terms/source", NamedNode("https://w3id.org/ptce-kg/id/document/test")),
+                   (ref, ptce + "locator", Literal("p. 1")), (ref, ptce + "passage", Literal("…", language="fr"))]
+        if precision:
+            triples.append((st, ptce + "precision", exact))
+        for s, p, o in triples:
+            store.add(Quad(s, NamedNode(p), o, g))
+        return store
+
+    commune = NamedNode("https://w3id.org/ptce-kg/id/commune/39300")
+    assert validate(statement("territory", "perimeter", commune, False), shapes=("data-quality.ttl",)).violations == 0
+    assert validate(statement("member-count", "declaredMemberCount", Literal("40"), True),
+                    shapes=("data-quality.ttl",)).violations == 0
+    for store in (statement("territory", "perimeter", commune, True),
+                  statement("member-count", "declaredMemberCount", Literal("40"), False)):
+        summary = validate(store, shapes=("data-quality.ttl",))
+        assert summary.violations == 1 and any("dq:Statement" in key[1] for key in summary.examples)
