@@ -35,6 +35,19 @@ def store(built_store):
     return StoreRoot(built_store).open_read()
 
 
+def form_variant(base: dict, **changes) -> dict:
+    """A copy of a candidate form with fields replaced, or removed when given None."""
+    import copy
+
+    form = copy.deepcopy(base)
+    for key, value in changes.items():
+        if value is None:
+            form.pop(key, None)
+        else:
+            form[key] = value
+    return form
+
+
 def select(store, text: str) -> list[dict]:
     """Run a SELECT on the union of named graphs; rows as {variable: value string}."""
     result = store.query(text, use_default_graph_as_union=True)

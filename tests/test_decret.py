@@ -3,7 +3,6 @@ beginning of 2°, with three-valued verdicts citing the décret's ELI and quotin
 
 from __future__ import annotations
 
-import copy
 import csv
 import html
 import io
@@ -12,6 +11,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from conftest import form_variant
 
 from ptce_kg import candidate, cli, eligibility
 
@@ -32,13 +33,7 @@ def check(form, store):
 
 
 def variant(**changes) -> dict:
-    form = copy.deepcopy(ELIGIBLE)
-    for key, value in changes.items():
-        if value is None:
-            form.pop(key, None)
-        else:
-            form[key] = value
-    return form
+    return form_variant(ELIGIBLE, **changes)
 
 
 # Members whose legal personality is not stated: no legal form, no IRI of the graph.

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import html
 import json
 import socket
@@ -10,6 +9,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from conftest import form_variant
 import rdflib
 
 from ptce_kg import candidate, eligibility
@@ -29,13 +30,7 @@ def check_form(form, store) -> dict[str, str]:
 
 
 def variant(**changes) -> dict:
-    form = copy.deepcopy(ELIGIBLE)
-    for key, value in changes.items():
-        if value is None:
-            form.pop(key, None)
-        else:
-            form[key] = value
-    return form
+    return form_variant(ELIGIBLE, **changes)
 
 
 ESS_ONLY = [m for m in ELIGIBLE["members"] if m["role"] != "other-enterprise"] + [
