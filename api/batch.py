@@ -11,6 +11,7 @@ not "never"). The body is capped like every other (`api/limits.py`); the number 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import re
 from collections import deque
@@ -96,12 +97,12 @@ async def _content(request: Request) -> tuple[str, bytes, bytes | None, str] | R
                        "contenu non pris en charge", "Content-Type")
 
 
-async def _check(request: Request, item: batch.Item, rules: str, snapshot: str | None) -> list[dict]:
+async def _check(request: Request, item: batch.Item, rules: str, snapshot: str | None, as_of=None) -> list[dict]:
     """One candidate in a worker, within the client's limits; its lines (an `error` line if refused)."""
     if item.error is not None or not isinstance(item.form, dict):
         return batch.error_lines(item, "the candidate must be a JSON object / le candidat doit être un objet JSON")
     while True:
-        checked = await single._run(request, checking.check_form, item.form, rules, snapshot)
+        checked = await single._run(request, checking.check_form, item.form, rules, snapshot, as_of)
         if not isinstance(checked, Response):
             return batch.lines_of(item, checked)
         if checked.status_code == 429:  # the client's concurrency or budget: wait, as the client would be told
@@ -130,11 +131,13 @@ def _format(request: Request, fmt: str | None) -> str:
              response_class=StreamingResponse,
              summary="Vérifier une liste de candidats / check many candidates (CSV or JSON), streamed")
 async def check_batch(request: Request, rules: RuleSet = "article-9",
-                      format: Literal["csv", "json"] | None = None) -> Response:
+                      format: Literal["csv", "json"] | None = None, as_of: dt.date | None = None) -> Response:
     """Each candidate is checked as by `POST /eligibility`, in the same workers and within the same limits;
     the answer streams one line per candidate and criterion (`format=csv`, or `json`: NDJSON; by default
     from `Accept`, NDJSON otherwise): candidate, label, criterion, verdict, details, eligibility, file, line,
     field. A candidate that cannot be checked gives one line with verdict `error`, its file, line and field."""
+    if (refused := single.version_error(rules, as_of)) is not None:
+        return refused
     read = await _content(request)
     if isinstance(read, Response):
         return read
@@ -158,7 +161,7 @@ async def check_batch(request: Request, rules: RuleSet = "article-9",
         pending: deque = deque()
         try:
             for item in items:
-                pending.append(asyncio.ensure_future(_check(request, item, rules, snapshot)))
+                pending.append(asyncio.ensure_future(_check(request, item, rules, snapshot, as_of)))
                 if len(pending) >= width:
                     yield await _next(pending, render)
             while pending:

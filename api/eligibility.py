@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import time
 from typing import Literal
@@ -50,11 +51,21 @@ class CandidateResult(BaseModel):
     criteria: list[CriterionResult]
 
 
+class RuleSetVersion(BaseModel):
+    name: str
+    requirement: str
+    text_version: str  # date of the version of the text encoded
+    in_force_from: str
+    in_force_until: str | None  # None: in force as far as is known
+
+
 class EligibilityReport(BaseModel):
     verdict: Literal["eligible", "not-eligible", "incomplete"]
     ruleset: str
     law: str
-    scope_note: Text | None = None  # what the rule set does not encode (decret-2015-431: the unreadable rest)
+    rule_set_version: RuleSetVersion  # the version applied: the one in force on as_of (today by default)
+    as_of: str | None = None  # the date of the file, when the check named one (?as_of=YYYY-MM-DD)
+    scope_note: Text | None = None  # what the rule set cannot read from data (decret-2015-431: 5°)
     data_snapshot: str | None
     checked_at: str
     candidates: list[CandidateResult]
@@ -88,6 +99,15 @@ REPORT_OFFERS = {"application/json": "json", "text/turtle": "turtle", "applicati
                  "text/html": "html"}
 
 
+def version_error(rules: str, as_of: dt.date | None) -> JSONResponse | None:
+    """422 when the rule set has no version in force on `as_of` (the date of the file)."""
+    try:
+        eligibility.ruleset_version(rules, as_of)
+    except eligibility.RuleSetError as exc:
+        return JSONResponse({"error": str(exc), "where": "as_of"}, status_code=422)
+    return None
+
+
 def _snapshot(request: Request) -> str | None:
     return request.app.state.live.root.current_name()
 
@@ -116,9 +136,13 @@ def _kind(content_type: str) -> str | None:
 @router.post("/eligibility", response_model=EligibilityReport, responses=ERRORS,
              openapi_extra={"requestBody": REQUEST_BODY},
              summary="Vérifier un candidat / check a candidate against article 9")
-async def check_candidate(request: Request, rules: RuleSet = "article-9", record: bool = False) -> Response:
+async def check_candidate(request: Request, rules: RuleSet = "article-9", record: bool = False,
+                          as_of: dt.date | None = None) -> Response:
     """Verdict per criterion of article 9: met, not met, or not enough information, with the legal text.
     `Accept: text/turtle` or `application/ld+json` returns the SHACL `sh:ValidationReport` instead.
+
+    `as_of=YYYY-MM-DD` (the date of the file) checks against the version of the rule set in force that day;
+    422 when none was.
 
     `record=true` (bearer token required) keeps the report in the graph with its provenance — rule-set
     version, data snapshot, time — and answers 201 with its IRI in `Location` and in `records`."""
@@ -126,12 +150,14 @@ async def check_candidate(request: Request, rules: RuleSet = "article-9", record
         return JSONResponse({"error": "recording a report is a write: it needs the bearer token / "
                                       "enregistrer un rapport est une écriture : un jeton est nécessaire",
                              "where": "Authorization"}, status_code=401, headers={"WWW-Authenticate": "Bearer"})
+    if (refused := version_error(rules, as_of)) is not None:
+        return refused
     kind = _kind(request.headers.get("content-type", "application/json"))
     if kind is None:
         return JSONResponse({"error": "Unsupported media type / type de contenu non pris en charge",
                              "where": "Content-Type"}, status_code=415)
     body = await request.body()  # capped while it streams (api/limits.py)
-    checked = await _run(request, checking.check_content, body, kind, rules, _snapshot(request))
+    checked = await _run(request, checking.check_content, body, kind, rules, _snapshot(request), as_of)
     if isinstance(checked, Response):
         return checked
     report, graph = checked
@@ -214,9 +240,16 @@ async def form_submit(request: Request):
     for key in ("cooperation_modes", "innovation", "sectors"):
         if fields.get(key):
             form[key] = fields[key]
-    for key in ("continuous_strategy", "sustainable_local_development"):
+    for key in ("continuous_strategy", "sustainable_local_development", "meets_call_specifications",
+                "previous_state_support"):
         if one(key) in ("true", "false"):
             form[key] = one(key) == "true"
+    as_of = None
+    if one("as_of"):
+        try:
+            as_of = dt.date.fromisoformat(one("as_of"))
+        except ValueError:
+            as_of = "invalid"
     members = []
     for i in range(20):
         name, role = one(f"m{i}_name"), one(f"m{i}_role")
@@ -238,7 +271,12 @@ async def form_submit(request: Request):
         if one("carrier") == str(i):
             form["carrier"] = member["key"]
     form["members"] = members
-    checked = await _run(request, checking.check_form, form, rules, _snapshot(request))
+    if as_of == "invalid":
+        checked = JSONResponse({"error": f"as_of: '{one('as_of')}' is not a date YYYY-MM-DD / n'est pas une date",
+                                "where": "as_of"}, status_code=422)
+    else:
+        checked = version_error(rules, as_of) or await _run(request, checking.check_form, form, rules,
+                                                            _snapshot(request), as_of)
     if isinstance(checked, JSONResponse) and checked.status_code < 500 and checked.status_code != 429:
         error = json.loads(checked.body)
         return request.app.state.templates.TemplateResponse(
@@ -255,13 +293,15 @@ async def form_submit(request: Request):
 @router.get("/eligibility/{ptce_id}", response_model=EligibilityReport, responses={404: {"model": ErrorBody}},
             summary="Vérifier un PTCE du graphe / check a PTCE of the graph")
 async def check_known(request: Request, ptce_id: str,
-                      rules: RuleSet = "article-9") -> Response:
+                      rules: RuleSet = "article-9", as_of: dt.date | None = None) -> Response:
+    if (refused := version_error(rules, as_of)) is not None:
+        return refused
     store = request.app.state.live.get_or_none()
     iri = f"https://w3id.org/ptce-kg/id/ptce/{ptce_id}"
     if store is None or not ptce_id.replace("-", "").isalnum() or not bool(store.query(
             f"ASK {{ <{iri}> a <https://w3id.org/ptce-kg/def#PTCE> }}", use_default_graph_as_union=True)):
         return JSONResponse({"error": f"no PTCE '{ptce_id}' in the graph / PTCE inconnu"}, status_code=404)
-    report = await _run(request, checking.check_known, iri, rules, _snapshot(request))
+    report = await _run(request, checking.check_known, iri, rules, _snapshot(request), as_of)
     if isinstance(report, Response):
         return report
     return _respond(request, report, request.headers.get("accept"))

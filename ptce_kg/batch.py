@@ -329,11 +329,11 @@ def lines_of(item: Item, checked) -> list[dict]:
     return report_lines(item, report)
 
 
-def check_item(store, item: Item, rules: str, snapshot: str | None) -> list[dict]:
+def check_item(store, item: Item, rules: str, snapshot: str | None, as_of=None) -> list[dict]:
     """One candidate, in this process (the CLI); the service runs checking.check_form in its workers."""
     if item.error is not None or not isinstance(item.form, dict):
         return error_lines(item, "the candidate must be a JSON object / le candidat doit être un objet JSON")
-    return lines_of(item, checking.check_form(store, item.form, rules, snapshot))
+    return lines_of(item, checking.check_form(store, item.form, rules, snapshot, as_of))
 
 
 def csv_header() -> str:
@@ -394,15 +394,23 @@ def run_cli(args, progress) -> int:
     except BatchError as exc:
         print(f"ptce-kg: {exc}", file=sys.stderr)
         return 2
+    from .eligibility import RuleSetError, ruleset_version
+
+    try:
+        version = ruleset_version(args.rules, getattr(args, "as_of", None))
+    except RuleSetError as exc:
+        print(f"ptce-kg: --as-of: {exc}", file=sys.stderr)
+        return 2
     _root, store, snapshot = checking.open_published(args.store or settings().store, progress)
-    progress(f"ptce-kg: {len(items)} candidate(s) against {args.rules} / {len(items)} candidat(s)")
+    progress(f"ptce-kg: {len(items)} candidate(s) against {args.rules} (text in force from {version.in_force_from}) "
+             f"/ {len(items)} candidat(s)")
     out = sys.stdout
     if fmt == "csv":
         out.write(csv_header())
     eligibilities = []
     started = time.monotonic()
     for n, item in enumerate(items, 1):
-        lines = check_item(store, item, args.rules, snapshot)
+        lines = check_item(store, item, args.rules, snapshot, getattr(args, "as_of", None))
         for line in lines:
             out.write(as_csv(line) if fmt == "csv" else as_json(line))
         out.flush()

@@ -270,7 +270,9 @@ def from_form(form: dict, store=None) -> rdflib.Graph:
     if form.get("local_development"):
         g.add((node, PTCE.localDevelopment, rdflib.Literal(form["local_development"], lang="fr")))
     for key, prop in (("continuous_strategy", PTCE.continuousStrategy),
-                      ("sustainable_local_development", PTCE.sustainableLocalDevelopment)):
+                      ("sustainable_local_development", PTCE.sustainableLocalDevelopment),
+                      ("meets_call_specifications", PTCE.meetsCallSpecifications),
+                      ("previous_state_support", PTCE.previousStateSupport)):
         if key in form:
             g.add((node, prop, rdflib.Literal(bool(form[key]))))
     if form.get("charter"):

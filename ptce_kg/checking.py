@@ -7,6 +7,7 @@ values (picklable): `(report, candidate graph)`, or a `Refusal` for input that c
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 from . import candidate, eligibility
@@ -24,31 +25,35 @@ def _refusal(exc: candidate.CandidateError) -> Refusal:
     return Refusal(str(exc), exc.status, exc.where)
 
 
-def _evaluate(graph, store, snapshot: str | None, rules: str):
-    return eligibility.evaluate(eligibility.complete_from_store(graph, store), snapshot, rules), graph
+def _evaluate(graph, store, snapshot: str | None, rules: str, as_of: dt.date | None):
+    try:
+        version = eligibility.ruleset_version(rules, as_of)
+    except eligibility.RuleSetError as exc:
+        return Refusal(str(exc), 422, "as_of")
+    return eligibility.evaluate(eligibility.complete_from_store(graph, store), snapshot, version.name, as_of), graph
 
 
-def check_content(store, content: bytes, kind: str, rules: str, snapshot: str | None):
-    """A candidate as sent (JSON/YAML form or RDF)."""
+def check_content(store, content: bytes, kind: str, rules: str, snapshot: str | None, as_of: dt.date | None = None):
+    """A candidate as sent (JSON/YAML form or RDF), against the version of `rules` in force on `as_of`."""
     try:
         graph = candidate.read(content, kind, store)
     except candidate.CandidateError as exc:
         return _refusal(exc)
-    return _evaluate(graph, store, snapshot, rules)
+    return _evaluate(graph, store, snapshot, rules, as_of)
 
 
-def check_form(store, form: dict, rules: str, snapshot: str | None):
+def check_form(store, form: dict, rules: str, snapshot: str | None, as_of: dt.date | None = None):
     """A candidate from the HTML form, already turned into the JSON form."""
     try:
         graph = candidate.from_form(form, store)
     except candidate.CandidateError as exc:
         return _refusal(exc)
-    return _evaluate(graph, store, snapshot, rules)
+    return _evaluate(graph, store, snapshot, rules, as_of)
 
 
-def check_known(store, iri: str, rules: str, snapshot: str | None):
-    """A PTCE of the graph."""
-    return eligibility.evaluate(eligibility.ptce_graph(store, iri), snapshot, rules)
+def check_known(store, iri: str, rules: str, snapshot: str | None, as_of: dt.date | None = None):
+    """A PTCE of the graph (rule set and date checked by the caller: RuleSetError otherwise)."""
+    return eligibility.evaluate(eligibility.ptce_graph(store, iri), snapshot, rules, as_of)
 
 
 def open_published(spec, progress):

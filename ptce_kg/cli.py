@@ -143,6 +143,10 @@ def _print_report(report: dict) -> None:
             print(f"  {marks[c['verdict']]} {c['title']['fr']} / {c['title']['en']}: {c['verdict']}")
             for d in c["details"]:
                 print(f"      {d['fr']}\n      {d['en']}")
+        v = report["rule_set_version"]
+        print(f"  texte en vigueur du {v['in_force_from']}{' au ' + v['in_force_until'] if v['in_force_until'] else ''} "
+              f"(version du {v['text_version']}) / text in force from {v['in_force_from']}"
+              + (f", dossier daté du {report['as_of']} / file dated {report['as_of']}" if report.get("as_of") else ""))
             if c["verdict"] != "met":
                 print(f"      « {c['legal_text']} »")
 
@@ -153,6 +157,15 @@ def cmd_check(args) -> int:
 
     from . import candidate, checking
     from .config import settings
+def _date(text: str):
+    import datetime as dt
+
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a date YYYY-MM-DD / n'est pas une date AAAA-MM-JJ") from None
+
+
 
     if args.batch:
         from .batch import run_cli
@@ -175,7 +188,7 @@ def cmd_check(args) -> int:
     except OSError as exc:
         print(f"ptce-kg: {path.name}: {exc}", file=sys.stderr)
         return 2
-    checked = checking.check_content(store, content, kind, args.rules, snapshot)
+    checked = checking.check_content(store, content, kind, args.rules, snapshot, args.as_of)
     if isinstance(checked, checking.Refusal):
         print(f"ptce-kg: {path.name}: {checked.message}", file=sys.stderr)
         return 2
@@ -262,8 +275,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--input-format", choices=["form", "form-yaml", "turtle", "json-ld", "xml", "nt", "json"],
                    help="default: from the file extension")
     p.add_argument("--rules", choices=list(RULESETS), default="article-9",
-                   help="article 9 of the law (default), a programme's criteria, or the conditions of décret "
-                        "no. 2015-431 that its official text lets one read (decret-2015-431)")
+                   help="article 9 of the law (default), a programme's criteria, or the conditions of article 3 of "
+                        "décret no. 2015-431 for answering a State call for projects (decret-2015-431)")
+    p.add_argument("--as-of", type=_date, metavar="YYYY-MM-DD",
+                   help="the date of the file: the check uses the version of the rule set in force that day "
+                        "(default: today); refused when no version was in force then")
     p.add_argument("--record", action="store_true",
                    help="keep the report in the graph with its provenance (rule-set version, data snapshot, time)")
     p.add_argument("--batch", metavar="FILE",

@@ -20,7 +20,7 @@ import rdflib
 from rdflib.namespace import DCTERMS, PROV, RDF, RDFS, XSD
 
 from . import __version__
-from .eligibility import RULESETS, Report
+from .eligibility import Report, ruleset_version
 from .rdf import graph as graph_iri
 
 META_GRAPH = graph_iri("meta")
@@ -63,7 +63,7 @@ def report_graphs(report: Report, candidate: rdflib.Graph) -> list[tuple[str, rd
         g.add((node, PTCE.candidate, rdflib.URIRef(item.candidate)))
         g.add((node, PTCE.inputDigest, rdflib.Literal(digest)))
         g.add((node, PTCE.verdict, rdflib.URIRef(CODE_VERDICT + item.verdict)))
-        g.add((node, PTCE.ruleSet, rdflib.URIRef(RULESETS[report.ruleset][1])))
+        g.add((node, PTCE.ruleSet, rdflib.URIRef((report.version or ruleset_version(report.ruleset)).requirement)))
         g.add((node, PTCE.ruleSetVersion, rdflib.Literal(version)))
         g.add((node, DCTERMS.conformsTo, rdflib.URIRef(SHAPES + report.ruleset)))
         g.add((node, DCTERMS.created, when))
