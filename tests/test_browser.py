@@ -92,7 +92,7 @@ def test_map_shows_a_known_ptce_and_filters_by_region(page, embedded_server):
     in_region = [f for f in placed if "27" in f["properties"]["regions"]]
     assert page.locator("path.ptce-marker").count() == len(in_region) > 0
     assert "Clus'Ter Jura" in page.locator("#ptce-list li:not([hidden])").all_inner_texts()
-    assert "GeoNames" in page.locator(".leaflet-control-attribution").inner_text()
+    assert "IGN ADMIN EXPRESS" in page.locator(".leaflet-control-attribution").inner_text()
     shot(page, "map")
 
 

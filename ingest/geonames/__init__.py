@@ -1,3 +1,0 @@
-from .mapping import GeoNamesSource
-
-__all__ = ["GeoNamesSource"]
