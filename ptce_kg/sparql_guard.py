@@ -17,7 +17,10 @@ Defence in depth: the query workers cannot open network sockets at all (`ptce_kg
 
 from __future__ import annotations
 
+import hashlib
 import re
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from urllib.parse import urljoin
 
@@ -258,6 +261,74 @@ def check_query(text: str, allowlist: tuple[str, ...] = (), **limits) -> Analysi
                            "as queries.")
     _check_services(analysis, allowlist)
     return analysis
+
+
+class VerdictCache:
+    """The guard's verdict per query text, bounded (least recently used first out).
+
+    The verdict is a pure function of the text, the allow-list and the limits: a repeated query (a page, a
+    notebook re-run, the research queries) is read once. Keys are a digest of the text, so memory stays
+    bounded by the entry count whatever the queries' size; refusals are kept too."""
+
+    def __init__(self, size: int = 1024):
+        self.size = size
+        self._entries: OrderedDict[tuple, Analysis | QueryRefused] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def key(text: str, allowlist: tuple[str, ...], limits: dict) -> tuple:
+        digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=20).digest()
+        return digest, tuple(allowlist), tuple(sorted(limits.items()))
+
+    def get(self, key: tuple) -> Analysis | QueryRefused | None:
+        with self._lock:
+            verdict = self._entries.get(key)
+            if verdict is not None:
+                self._entries.move_to_end(key)
+            return verdict
+
+    def put(self, key: tuple, verdict: Analysis | QueryRefused) -> None:
+        with self._lock:
+            self._entries[key] = verdict
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+_verdicts = VerdictCache()
+
+
+def cached_verdict(text: str, allowlist: tuple[str, ...] = (), **limits) -> Analysis | None:
+    """The cached verdict of check_query for this text, if it was read before: the Analysis, or raises its
+    QueryRefused again; None when the text has not been read (call check_query_cached)."""
+    verdict = _verdicts.get(VerdictCache.key(text, allowlist, limits))
+    if isinstance(verdict, QueryRefused):
+        raise _again(verdict)
+    return verdict
+
+
+def _again(refused: QueryRefused) -> QueryRefused:
+    """A fresh exception with the same answer (re-raising one object would grow its traceback each time)."""
+    return QueryRefused(refused.status, refused.fr, refused.en, refused.detail)
+
+
+def check_query_cached(text: str, allowlist: tuple[str, ...] = (), **limits) -> Analysis:
+    """check_query, read once per (text, allow-list, limits): the Analysis returned is shared, never to be
+    changed by the caller."""
+    key = VerdictCache.key(text, allowlist, limits)
+    verdict = _verdicts.get(key)
+    if verdict is None:
+        try:
+            verdict = check_query(text, allowlist, **limits)
+        except QueryRefused as refused:
+            verdict = refused
+        _verdicts.put(key, verdict)
+    if isinstance(verdict, QueryRefused):
+        raise _again(verdict)
+    return verdict
 
 
 def check_update(text: str, allowlist: tuple[str, ...] = (), **limits) -> Analysis:
