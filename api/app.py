@@ -21,6 +21,7 @@ from .limits import ClientLimits
 from .i18n import LanguageCookie
 from .security import SecurityHeaders
 from . import batch, eligibility, home, i18n, linked_data, maps, pages, publication, sparql
+from . import changes
 
 HERE = Path(__file__).resolve().parent
 YASGUI_BUILD = NODE_MODULES / "@zazuko" / "yasgui" / "build"
@@ -69,5 +70,6 @@ def create_app(cfg: Settings | None = None) -> FastAPI:
     app.include_router(pages.router)
     app.include_router(maps.router)
     app.include_router(publication.router)
+    app.include_router(changes.router)  # /changes, and /id/changes before linked data's /id/…
     app.include_router(linked_data.router)
     return app

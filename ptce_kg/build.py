@@ -219,6 +219,9 @@ def build(store_path: str | Path | None = None, *, sources: list[Source] | None 
             export(store, root.dumps / build_dir.name, progress)
         if remote is not None:
             remote.publish_from(store, build_dir.name, progress)
+        from .changes import record as record_changes  # the change feed since the last build (README, "Change feed")
+
+        record_changes(root, build_dir.name, store, progress=progress)
         del store
     except PtceKgError:
         root.discard(build_dir)
