@@ -18,8 +18,7 @@ from ptce_kg.store import LiveStore
 
 from . import limits
 from .limits import ClientLimits
-from .i18n import LanguageCookie
-from .security import SecurityHeaders
+from .security import ResponseHeaders
 from . import batch, eligibility, home, i18n, linked_data, maps, pages, publication, sparql
 from . import changes
 
@@ -48,8 +47,7 @@ def create_app(cfg: Settings | None = None) -> FastAPI:
     app.state.templates = Jinja2Templates(directory=str(HERE / "templates"), context_processors=[i18n.context])
     # No client may hold every worker: its concurrency stays below the pool size.
     app.state.limits = ClientLimits(min(cfg.client_concurrency, max(1, cfg.workers - 1)), cfg.client_budget_s)
-    app.add_middleware(SecurityHeaders, tiles=cfg.map_tiles)
-    app.add_middleware(LanguageCookie)
+    app.add_middleware(ResponseHeaders, tiles=cfg.map_tiles)  # security headers, and the ?lang= cookie (pure ASGI)
     # Read requests may come from any web page (YASGUI elsewhere, notebooks in a browser).
     app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "HEAD", "POST", "OPTIONS"],
                        allow_headers=["Accept", "Content-Type"], expose_headers=[

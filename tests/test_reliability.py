@@ -177,6 +177,22 @@ def test_security_headers_on_html(server):
         assert "<script>" not in response.text  # no inline script: CSP holds without exceptions
 
 
+def test_security_headers_on_every_answer_and_the_language_cookie_on_pages(server):
+    answer = httpx.get(server + "/sparql", params={"query": "ASK {}", "lang": "en"},
+                       headers={"Accept": "application/sparql-results+json"})
+    assert answer.status_code == 200 and answer.json()["boolean"] is True
+    assert answer.headers["x-content-type-options"] == "nosniff" and answer.headers["x-frame-options"] == "DENY"
+    assert "content-security-policy" not in answer.headers and "set-cookie" not in answer.headers  # not a page
+    page = httpx.get(server + "/", params={"lang": "en"}, headers={"Accept": "text/html"})
+    assert page.status_code == 200 and '<html lang="en"' in page.text
+    assert "script-src 'self'" in page.headers["content-security-policy"]
+    cookie = page.headers["set-cookie"]
+    assert cookie.startswith("lang=en;") and "HttpOnly" in cookie and "SameSite=lax" in cookie
+    remembered = httpx.get(server + "/", headers={"Accept": "text/html"}, cookies={"lang": "en"})
+    assert '<html lang="en"' in remembered.text and "set-cookie" not in remembered.headers
+    assert "set-cookie" not in httpx.get(server + "/", params={"lang": "de"}).headers  # not a language offered
+
+
 def test_secrets_are_never_logged(built_store, tmp_path):
     secret = "s3cr3t-token-never-logged"
     process, base = start_server(built_store, PTCE_KG_UPDATE_TOKEN=secret)
@@ -232,3 +248,4 @@ def test_load_during_a_switch_sees_one_consistent_version_at_a_time(tmp_path):
                 (f"https://w3id.org/ptce-kg/id/build/{second['build']}", "6")}
     assert set(result["pairs"]) <= expected, result["pairs"]
     assert len(result["pairs"]) == 2  # both versions were served, each whole
+
