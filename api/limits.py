@@ -10,11 +10,47 @@ import asyncio
 import math
 import threading
 import time
-from collections import defaultdict, deque
 
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 WINDOW_S = 60.0
+BUCKETS = int(WINDOW_S)  # one-second buckets
+
+
+class _Spent:
+    """A client's query time over the last minute, in a ring of one-second buckets: O(1) per request
+    whatever the traffic (a bucket older than the window is emptied when its slot comes round again)."""
+
+    __slots__ = ("seconds", "stamps", "total")
+
+    def __init__(self):
+        self.seconds = [0.0] * BUCKETS
+        self.stamps = [-1] * BUCKETS  # the second each slot holds
+        self.total = 0.0
+
+    def expire(self, now_s: int) -> None:
+        """Empty the slots older than the window (called before reading the total)."""
+        if self.total <= 0.0:
+            return
+        oldest = now_s - BUCKETS + 1
+        for slot in range(BUCKETS):  # a fixed 60 steps, and only while the client has spent anything
+            if self.stamps[slot] < oldest and self.seconds[slot]:
+                self.total -= self.seconds[slot]
+                self.seconds[slot] = 0.0
+        if self.total < 1e-9:
+            self.total = 0.0
+
+    def add(self, now_s: int, seconds: float) -> None:
+        slot = now_s % BUCKETS
+        if self.stamps[slot] != now_s:
+            self.total -= self.seconds[slot]
+            self.seconds[slot], self.stamps[slot] = 0.0, now_s
+        self.seconds[slot] += seconds
+        self.total += seconds
+
+    def oldest(self) -> int:
+        """The second of the oldest time still counted."""
+        return min(stamp for stamp, spent in zip(self.stamps, self.seconds) if spent)
 
 
 class ClientLimits:
@@ -22,31 +58,56 @@ class ClientLimits:
         self.concurrency = concurrency
         self.budget_s = budget_s
         self._lock = threading.Lock()
-        self._running: dict[str, int] = defaultdict(int)
-        self._spent: dict[str, deque] = defaultdict(deque)  # (end time, seconds)
+        self._running: dict[str, int] = {}
+        self._spent: dict[str, _Spent] = {}
+        self._last_s = -1
 
-    def _spent_now(self, client: str, now: float) -> float:
-        spent = self._spent[client]
-        while spent and spent[0][0] < now - WINDOW_S:
-            spent.popleft()
-        return sum(seconds for _, seconds in spent)
+    def _spent_now(self, client: str, now_s: int) -> _Spent | None:
+        spent = self._spent.get(client)
+        if spent is not None and spent.stamps[now_s % BUCKETS] != now_s:
+            spent.expire(now_s)  # a new second for this client: drop what left the window
+        return spent
 
     def acquire(self, client: str) -> int | None:
         """None if the client may start a query, else the seconds to wait (Retry-After)."""
         now = time.monotonic()
+        now_s = int(now)
         with self._lock:
-            if self._running[client] >= self.concurrency:
+            if self._running.get(client, 0) >= self.concurrency:
                 return 1
-            if self._spent_now(client, now) >= self.budget_s:
-                oldest = self._spent[client][0][0]
-                return max(1, math.ceil(oldest + WINDOW_S - now))
-            self._running[client] += 1
+            spent = self._spent_now(client, now_s)
+            if spent is not None and spent.total >= self.budget_s:
+                return max(1, math.ceil(spent.oldest() + WINDOW_S - now))
+            self._running[client] = self._running.get(client, 0) + 1
             return None
 
     def release(self, client: str, seconds: float) -> None:
+        now_s = int(time.monotonic())
         with self._lock:
-            self._running[client] = max(0, self._running[client] - 1)
-            self._spent[client].append((time.monotonic(), seconds))
+            running = self._running.get(client, 0) - 1
+            if running > 0:
+                self._running[client] = running
+            else:
+                del self._running[client]
+            spent = self._spent.get(client)
+            if spent is None:
+                spent = self._spent[client] = _Spent()
+            elif spent.stamps[now_s % BUCKETS] != now_s:
+                spent.expire(now_s)  # first time in this second: drop what left the window
+            spent.add(now_s, seconds)
+            if now_s != self._last_s:  # once a second: forget clients with nothing in the window
+                self._last_s = now_s
+                self._forget(now_s)
+
+    def _forget(self, now_s: int) -> None:
+        """Drop the clients with nothing running and nothing in the window (memory follows the clients of
+        the last minute; this runs once a second, not per request)."""
+        idle = []
+        for client, spent in self._spent.items():
+            if client not in self._running and max(spent.stamps) < now_s - BUCKETS:
+                idle.append(client)
+        for client in idle:
+            del self._spent[client]
 
 
 # -- request bodies: capped while they stream, on every route -------------------------------------

@@ -249,3 +249,33 @@ def test_load_during_a_switch_sees_one_consistent_version_at_a_time(tmp_path):
     assert set(result["pairs"]) <= expected, result["pairs"]
     assert len(result["pairs"]) == 2  # both versions were served, each whole
 
+
+def test_client_limits_count_a_sliding_minute(monkeypatch):
+    """The per-client budget: query time of the last 60 s (one-second buckets), Retry-After until the oldest
+    leaves the window, concurrency apart; clients idle for a minute are forgotten."""
+    from api import limits as limits_module
+    from api.limits import ClientLimits
+
+    clock = [1000.0]
+    monkeypatch.setattr(limits_module.time, "monotonic", lambda: clock[0])
+    limits = ClientLimits(concurrency=2, budget_s=10.0)
+    assert limits.acquire("a") is None and limits.acquire("a") is None
+    assert limits.acquire("a") == 1  # a third at once: over the concurrency
+    assert limits.acquire("b") is None  # another client is not affected
+    limits.release("a", 4.0)
+    limits.release("b", 0.5)
+    clock[0] += 20.5
+    limits.release("a", 6.0)  # 10 s of the budget spent, 4 of them 20.5 s ago
+    assert limits.acquire("a") == 40  # until the 4 s spent at t=1000 leave the window (t=1060)
+    for _ in range(1000):  # a busy client: each request is one bucket update, never a re-sum
+        clock[0] += 0.001
+        assert limits.acquire("b") is None
+        limits.release("b", 0.001)
+    clock[0] = 1060.2
+    assert limits.acquire("a") is None  # the 4 s have left: 6 s counted
+    limits.release("a", 0.0)
+    assert limits._spent["a"].total == pytest.approx(6.0)
+    clock[0] = 1200.0
+    limits.acquire("c")
+    limits.release("c", 0.1)  # a new second: clients with nothing in the last minute are forgotten
+    assert set(limits._spent) == {"c"} and limits._running == {}
