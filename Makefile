@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: install browser run build serve test bench load clean
+.PHONY: install browser harvester virtuoso run build serve test bench load clean
 
 install: $(VENV)/.installed node_modules/.installed
 
@@ -35,7 +35,16 @@ run: build serve
 browser:
 	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) ; } || echo "chromium not installed: the browser tests will be skipped"
 
-test: install browser
+# The harvester the tests run (CKAN's ckanext-dcat) pins its own Flask, SQLAlchemy…: its own venv.
+harvester: .venv-harvest/.installed
+.venv-harvest/.installed: tests/harvest/requirements.txt
+	@{ $(PYTHON) -m venv .venv-harvest && .venv-harvest/bin/python -m pip install --quiet -r tests/harvest/requirements.txt && touch $@ ; } || echo "harvester not installed: the harvest test will be skipped"
+
+# Virtuoso, the third SPARQL engine of the remote tests (Debian's package); installed like Chromium, else skipped.
+virtuoso:
+	@command -v virtuoso-t >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq virtuoso-opensource >/dev/null) ; } || echo "virtuoso-opensource not installed: the Virtuoso tests will be skipped"
+
+test: install browser harvester virtuoso
 	$(BIN)/python -m pytest
 
 bench: install

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from email.utils import formatdate, parsedate_to_datetime
 from pathlib import Path
 
@@ -25,6 +26,19 @@ SD = rdflib.Namespace("http://www.w3.org/ns/sparql-service-description#")
 FILE_TYPE = {"nt": "RDF_N_TRIPLES", "ttl": "RDF_TURTLE", "nq": "RDF_N_QUADS", "jsonld": "JSON_LD"}
 IANA = "https://www.iana.org/assignments/media-types/"
 LICENCE = rdflib.URIRef("https://www.etalab.gouv.fr/licence-ouverte-open-licence")
+EU = "http://publications.europa.eu/resource/authority/"
+# Licences as IRIs of the EU Publications Office's licence authority list (what the MQA calls a known
+# licence), each beside the licence's own page; and the rights statement a reuser must honour.
+EU_LICENCE = {
+    "https://www.etalab.gouv.fr/licence-ouverte-open-licence": rdflib.URIRef(EU + "licence/ETALAB_2_0"),
+    "https://creativecommons.org/licenses/by/4.0/": rdflib.URIRef(EU + "licence/CC_BY_4_0"),
+}
+CATALOG_LICENCE = EU_LICENCE[str(LICENCE)]
+PUBLIC = rdflib.URIRef(EU + "access-right/PUBLIC")
+FRANCE = rdflib.URIRef(EU + "country/FRA")
+PERIOD = ID["period/since-2013"]  # from the 2013 call for projects to the last build
+ISSUED = rdflib.Literal("2026-11-22", datatype=XSD.date)  # first publication of ptce-kg
+THEMES = ("ECON", "REGI", "SOCI")
 OFFERS = {"text/turtle": "turtle", "application/ld+json": "json-ld", "application/rdf+xml": "xml",
           "application/n-triples": "nt", "application/json": "json-ld", "application/xml": "xml", "text/plain": "nt"}
 PAGE_SIZE = 50
@@ -93,6 +107,36 @@ def _meta_graphs(request: Request) -> list[dict]:
     return [{n: row[n] for n in names} for row in rows]
 
 
+def _licence(iri: str | None) -> rdflib.URIRef:
+    """A source's licence as the EU licence list's IRI (the licence's own page when it has none there)."""
+    return EU_LICENCE.get(iri or str(LICENCE), rdflib.URIRef(iri) if iri else CATALOG_LICENCE)
+
+
+def _describe_dataset(g: rdflib.Graph, ds, licence: rdflib.URIRef, modified) -> None:
+    """What every dataset of the catalogue carries, the per-source ones as much as the main one."""
+    g.add((ds, DCTERMS.publisher, ID["publisher"]))
+    g.add((ds, DCAT.contactPoint, ID["contact"]))
+    g.add((ds, DCTERMS.license, licence))
+    g.add((ds, DCTERMS.spatial, FRANCE))
+    g.add((ds, DCTERMS.temporal, PERIOD))
+    g.add((ds, DCTERMS.accessRights, PUBLIC))
+    g.add((ds, DCTERMS.issued, ISSUED))
+    if modified:
+        g.add((ds, DCTERMS.modified, rdflib.Literal(modified, datatype=XSD.dateTime)))
+    for theme in THEMES:
+        g.add((ds, DCAT.theme, rdflib.URIRef(EU + f"data-theme/{theme}")))
+    g.add((ds, DCTERMS.language, rdflib.URIRef(EU + "language/FRA")))
+
+
+def _describe_distribution(g: rdflib.Graph, dist, licence: rdflib.URIRef, modified) -> None:
+    g.add((dist, RDF.type, DCAT.Distribution))
+    g.add((dist, DCTERMS.license, licence))
+    g.add((dist, DCTERMS.rights, ID[f"rights/{str(licence).rsplit('/', 1)[-1]}"]))
+    g.add((dist, DCTERMS.issued, ISSUED))
+    if modified:
+        g.add((dist, DCTERMS.modified, rdflib.Literal(modified, datatype=XSD.dateTime)))
+
+
 def catalog_graph(request: Request, page: int = 1) -> rdflib.Graph:
     base = request.app.state.settings.public_url  # PTCE_KG_PUBLIC_URL, never the Host header
     g = rdflib.Graph()
@@ -106,32 +150,39 @@ def catalog_graph(request: Request, page: int = 1) -> rdflib.Graph:
     g.add((rdflib.URIRef(base + "sparql"), RDF.type, rdflib.RDFS.Resource))
     g.add((main, DCAT.landingPage, rdflib.URIRef(base)))
     g.add((rdflib.URIRef(base), RDF.type, FOAF.Document))
-    g.add((main, DCAT.distribution, ID["distribution/sparql"]))
-    sparql = ID["distribution/sparql"]
-    g.add((sparql, RDF.type, DCAT.Distribution))
-    g.add((sparql, DCTERMS.title, rdflib.Literal("Point d'accès SPARQL", lang="fr")))
-    g.add((sparql, DCAT.accessURL, rdflib.URIRef(base + "sparql")))
-    g.add((sparql, DCAT.accessService, service))
-    g.add((sparql, DCTERMS.license, LICENCE))
     _, files = _manifest(request)
     graphs = _meta_graphs(request)
+    modified = next((row["modified"].value for row in graphs if row.get("modified") is not None), None)
+    _describe_dataset(g, main, CATALOG_LICENCE, modified)
+    g.add((main, DCAT.distribution, ID["distribution/sparql"]))
+    sparql = ID["distribution/sparql"]
+    _describe_distribution(g, sparql, CATALOG_LICENCE, modified)
+    g.add((sparql, DCTERMS.title, rdflib.Literal("Point d'accès SPARQL", lang="fr")))
+    g.add((sparql, DCTERMS.title, rdflib.Literal("SPARQL endpoint", lang="en")))
+    g.add((sparql, DCAT.accessURL, rdflib.URIRef(base + "sparql")))
+    g.add((sparql, DCAT.accessService, service))
+    # What the endpoint answers by default to a SELECT: SPARQL results in JSON (IANA and EU file type)
+    g.add((sparql, DCAT.mediaType, rdflib.URIRef(IANA + "application/sparql-results+json")))
+    g.add((rdflib.URIRef(IANA + "application/sparql-results+json"), RDF.type, DCTERMS.MediaType))
+    g.add((sparql, DCTERMS.format, rdflib.URIRef(EU + "file-type/SPARQLQRES")))
+    g.add((rdflib.URIRef(EU + "file-type/SPARQLQRES"), RDF.type, DCTERMS.MediaTypeOrExtent))
     datasets = {ALL: main}
-    modified = None
     for row in graphs:
         name = row["graph"].value[len(GRAPH):]
-        ds = ID[f"dataset/{name}"]
-        datasets[row["graph"].value] = ds
-        modified = modified or (row["modified"].value if row.get("modified") is not None else None)
-    # Paging: the main dataset is always listed; the per-source datasets are paged for harvesters.
+        datasets[row["graph"].value] = ID[f"dataset/{name}"]
+    # Paging for harvesters: the main dataset on the first page, the per-source datasets PAGE_SIZE a page
+    # (PTCE_KG_CATALOG_PAGE_SIZE), so that a harvester reads each dataset once.
+    size = max(1, int(os.environ.get("PTCE_KG_CATALOG_PAGE_SIZE") or PAGE_SIZE))
     subsets = sorted((k, v) for k, v in datasets.items() if k != ALL)
-    start = (page - 1) * PAGE_SIZE
-    shown = dict([(ALL, main)] + subsets[start:start + PAGE_SIZE])
-    licences: dict[str, rdflib.URIRef] = {}
+    start = (page - 1) * size
+    shown = dict(([(ALL, main)] if page == 1 else []) + subsets[start:start + size])
+    licences: dict[str, rdflib.URIRef] = {str(main): CATALOG_LICENCE}
     for row in graphs:
         iri = row["graph"].value
         if iri not in shown:
             continue
         ds = shown[iri]
+        name = iri[len(GRAPH):]
         g.add((catalog, DCAT.dataset, ds))
         g.add((main, DCTERMS.hasPart, ds))
         g.add((ds, RDF.type, DCAT.Dataset))
@@ -139,17 +190,16 @@ def catalog_graph(request: Request, page: int = 1) -> rdflib.Graph:
         for lang in ("fr", "en"):
             if row.get(f"title_{lang}") is not None:
                 g.add((ds, DCTERMS.title, rdflib.Literal(row[f"title_{lang}"].value, lang=lang)))
+        triples = f"{int(row['triples'].value):,}"
         g.add((ds, DCTERMS.description, rdflib.Literal(
-            f"Graphe nommé <{iri}> de ptce-kg, {int(row['triples'].value):,} triplets.".replace(",", " "), lang="fr")))
-        g.add((ds, DCTERMS.publisher, ID["publisher"]))
-        g.add((ds, DCAT.contactPoint, ID["contact"]))
+            f"Graphe nommé <{iri}> de ptce-kg, {triples.replace(',', ' ')} triplets.", lang="fr")))
+        g.add((ds, DCTERMS.description, rdflib.Literal(
+            f"Named graph <{iri}> of ptce-kg, {triples} triples.", lang="en")))
         # each source keeps its own licence (GeoNames' positions are CC BY 4.0, the rest Licence Ouverte 2.0)
-        licence = rdflib.URIRef(row["licence"].value) if row.get("licence") is not None else LICENCE
+        licence = _licence(row["licence"].value if row.get("licence") is not None else None)
         licences[str(ds)] = licence
-        g.add((ds, DCTERMS.license, licence))
         g.add((ds, DCTERMS.isPartOf, main))
-        for theme in ("ECON", "REGI", "SOCI"):
-            g.add((ds, DCAT.theme, rdflib.URIRef(f"http://publications.europa.eu/resource/authority/data-theme/{theme}")))
+        _describe_dataset(g, ds, licence, modified)
         g.add((ds, DCAT.keyword, rdflib.Literal("PTCE", lang="fr")))
         g.add((ds, DCAT.keyword, rdflib.Literal(name, lang="en")))
         g.add((ds, VOID.triples, rdflib.Literal(int(row["triples"].value), datatype=XSD.integer)))
@@ -172,36 +222,35 @@ def catalog_graph(request: Request, page: int = 1) -> rdflib.Graph:
         dist = ID[f"distribution/{f.name}"]
         url = rdflib.URIRef(f"{base}dumps/{f.name}")
         g.add((ds, DCAT.distribution, dist))
-        g.add((dist, RDF.type, DCAT.Distribution))
+        _describe_distribution(g, dist, licences.get(str(ds), CATALOG_LICENCE), modified)
         g.add((dist, DCTERMS.title, rdflib.Literal(f"{f.name} ({f.triples:,} triplets)".replace(",", " "), lang="fr")))
+        g.add((dist, DCTERMS.title, rdflib.Literal(f"{f.name} ({f.triples:,} triples)", lang="en")))
         g.add((dist, DCAT.accessURL, url))
         g.add((dist, DCAT.downloadURL, url))
         g.add((dist, DCAT.mediaType, rdflib.URIRef(IANA + f.media_type)))
         g.add((rdflib.URIRef(IANA + f.media_type), RDF.type, DCTERMS.MediaType))
-        g.add((dist, DCTERMS.format, rdflib.URIRef(
-            f"http://publications.europa.eu/resource/authority/file-type/{FILE_TYPE[f.format]}")))
-        g.add((rdflib.URIRef(f"http://publications.europa.eu/resource/authority/file-type/{FILE_TYPE[f.format]}"),
-               RDF.type, DCTERMS.MediaTypeOrExtent))
+        g.add((dist, DCTERMS.format, rdflib.URIRef(EU + f"file-type/{FILE_TYPE[f.format]}")))
+        g.add((rdflib.URIRef(EU + f"file-type/{FILE_TYPE[f.format]}"), RDF.type, DCTERMS.MediaTypeOrExtent))
         g.add((dist, DCAT.compressFormat, rdflib.URIRef(IANA + "application/gzip")))
         g.add((rdflib.URIRef(IANA + "application/gzip"), RDF.type, DCTERMS.MediaType))
         g.add((dist, DCAT.byteSize, rdflib.Literal(f.bytes, datatype=XSD.nonNegativeInteger)))
-        g.add((dist, DCTERMS.license, licences.get(str(ds), LICENCE)))
         checksum = rdflib.URIRef(f"{dist}#sha256")
         g.add((dist, SPDX.checksum, checksum))
         g.add((checksum, RDF.type, SPDX.Checksum))
         g.add((checksum, SPDX.algorithm, SPDX.checksumAlgorithm_sha256))
         g.add((SPDX.checksumAlgorithm_sha256, RDF.type, SPDX.ChecksumAlgorithm))
         g.add((checksum, SPDX.checksumValue, rdflib.Literal(f.sha256, datatype=XSD.hexBinary)))
-        if modified:
-            g.add((dist, DCTERMS.modified, rdflib.Literal(modified, datatype=XSD.dateTime)))
     if modified:
-        for node in (catalog, main):
-            g.add((node, DCTERMS.modified, rdflib.Literal(modified, datatype=XSD.dateTime)))
+        g.add((catalog, DCTERMS.modified, rdflib.Literal(modified, datatype=XSD.dateTime)))
+    if page > 1:  # the main dataset and its SPARQL distribution are described on the first page only
+        for node in (main, sparql):
+            g.remove((node, None, None))
+        g.remove((catalog, DCAT.dataset, main))
     view = rdflib.URIRef(f"{base}catalog?page={page}")
     g.add((catalog, HYDRA.view, view))
     g.add((view, RDF.type, HYDRA.PartialCollectionView))
     g.add((view, HYDRA.first, rdflib.URIRef(f"{base}catalog?page=1")))
-    last = max(1, -(-len(subsets) // PAGE_SIZE))
+    last = max(1, -(-len(subsets) // size))
     g.add((view, HYDRA.last, rdflib.URIRef(f"{base}catalog?page={last}")))
     if page < last:
         g.add((view, HYDRA.next, rdflib.URIRef(f"{base}catalog?page={page + 1}")))
