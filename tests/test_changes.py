@@ -311,3 +311,14 @@ def test_a_page_has_the_same_etag_in_every_process(two_builds):
     tags = [subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True,
                            env={**os.environ, "PYTHONHASHSEED": seed}).stdout for seed in ("1", "2", "3")]
     assert tags[0].count('"') == 6 and tags[0] == tags[1] == tags[2]
+
+
+def test_a_graph_with_the_same_digest_is_not_read(tmp_path, monkeypatch):
+    root = StoreRoot(tmp_path / "store")
+    _build(root, A1 + SAME, {"alpha": "sha256:a1", "same": "sha256:s"})
+    read = []
+    lines = changes._lines
+    monkeypatch.setattr(changes, "_lines", lambda store, graph: read.append(graph) or lines(store, graph))
+    _build(root, A2 + SAME, {"alpha": "sha256:a2", "same": "sha256:s"})
+    assert GRAPH + "alpha" in read and GRAPH + "meta" in read  # the meta graph has no digest: always compared
+    assert GRAPH + "same" not in read
