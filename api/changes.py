@@ -1,6 +1,7 @@
 """The change feed as a Linked Data Event Stream (LDES, on the W3C TREE hypermedia specification).
 
-/changes          the event stream and its view (root node): a relation to every page, bounded by time
+/changes          the event stream and its view (root node): a relation to every page, bounded by the time
+                  of its first member (and of its last once closed)
 /changes/<n>      page n (1 = oldest): its members, oldest first, and a relation to page n + 1;
                   closed (immutable) once a later page exists, the newest one open
 /changes/patches/<build>/<file>   a change set's removed or added triples (gzipped N-Quads, immutable)
@@ -194,8 +195,8 @@ def root(request: Request) -> Response:
     for n, members in enumerate(pages, start=1):
         page = rdflib.URIRef(f"{base}changes/{n}")
         _relation(g, view, TREE.GreaterThanOrEqualToRelation, page, members[0].time)
-        if n < len(pages):
-            _relation(g, view, TREE.LessThanRelation, page, pages[n][0].time)
+        if n < len(pages):  # closed: its last member is final (a build's members may straddle two pages)
+            _relation(g, view, TREE.LessThanOrEqualToRelation, page, members[-1].time)
     return _answer(request, g, OPEN_CACHE)
 
 

@@ -232,8 +232,25 @@ def test_pages_have_etags_cache_control_and_negotiation(two_builds, monkeypatch)
     relations = {(root_graph.value(r, rdflib.RDF.type), str(root_graph.value(r, TREE.node)))
                  for r in root_graph.objects(rdflib.URIRef(PUBLIC + "changes"), TREE.relation)}
     assert (TREE.GreaterThanOrEqualToRelation, PUBLIC + "changes/3") in relations
-    assert (TREE.LessThanRelation, PUBLIC + "changes/2") in relations
-    assert (TREE.LessThanRelation, PUBLIC + "changes/3") not in relations
+    assert (TREE.LessThanOrEqualToRelation, PUBLIC + "changes/2") in relations
+    assert (TREE.LessThanOrEqualToRelation, PUBLIC + "changes/3") not in relations  # open: no upper bound yet
+    # every member lies within the bounds the root gives its page (page 2 holds members of both builds)
+    bounds = {}
+    for r in root_graph.objects(rdflib.URIRef(PUBLIC + "changes"), TREE.relation):
+        bounds.setdefault(str(root_graph.value(r, TREE.node)), {})[root_graph.value(r, rdflib.RDF.type)] = \
+            root_graph.value(r, TREE.value).toPython()
+    builds_on_page_2 = set()
+    for n in (1, 2, 3):
+        url = f"{PUBLIC}changes/{n}"
+        page = _parse(client.get(f"/changes/{n}"), url)
+        low = bounds[url][TREE.GreaterThanOrEqualToRelation]
+        high = bounds[url].get(TREE.LessThanOrEqualToRelation)
+        for member in page.objects(None, TREE.member):
+            time = page.value(member, PROV.generatedAtTime).toPython()
+            assert low <= time and (high is None or time <= high), (n, member)
+            if n == 2:
+                builds_on_page_2.add(page.value(member, PROV.wasGeneratedBy))
+    assert len(builds_on_page_2) == 2
 
 
 def test_patch_files_are_immutable_with_their_checksum(two_builds, monkeypatch):
