@@ -84,7 +84,8 @@ def _describe_stream(g: rdflib.Graph, stream, root) -> None:
     g.add((stream, DCTERMS.title, rdflib.Literal("Changes to the ptce-kg graph, build by build", lang="en")))
     g.add((stream, DCTERMS.description, rdflib.Literal(
         "Un membre par construction et graphe nommé modifié : les triplets retirés et ajoutés (N-Quads gzip). "
-        "Appliqués dans l'ordre à un entrepôt vide, ils donnent le graphe de la dernière construction.", lang="fr")))
+        "Appliqués dans l'ordre à un entrepôt vide, ils donnent le graphe de la dernière construction.",
+        lang="fr")))
     g.add((stream, DCTERMS.description, rdflib.Literal(
         "One member per build and changed named graph: the triples removed and added (gzipped N-Quads). "
         "Applied in order to an empty store, they give the graph of the last build.", lang="en")))
