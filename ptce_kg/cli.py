@@ -105,6 +105,12 @@ def cmd_query(args) -> int:
             raise PtceKgError(f"no query file or queries/ name '{args.query}' / requête introuvable")
         text = found.text
     store = open_root(args.store or settings().store).open_read()
+    from .search import SearchPatternError, expand_service, for_root  # SERVICE <…/search> (ptce_kg/search.py)
+
+    try:
+        text = expand_service(text, for_root(open_root(args.store or settings().store)))
+    except SearchPatternError as exc:
+        raise PtceKgError(f"search block / bloc de recherche: {exc}") from exc
     try:
         result = store.query(text, use_default_graph_as_union=True)
     except SyntaxError as exc:
@@ -137,26 +143,20 @@ def _print_report(report: dict) -> None:
     for candidate in report["candidates"]:
         print(f"{candidate['label']}  <{candidate['candidate']}>")
         print(f"  {words[candidate['verdict']]}  ({report['ruleset']}, {report['law']})")
+        v = report["rule_set_version"]
+        print(f"  texte en vigueur du {v['in_force_from']}{' au ' + v['in_force_until'] if v['in_force_until'] else ''} "
+              f"(version du {v['text_version']}) / text in force from {v['in_force_from']}"
+              + (f", dossier daté du {report['as_of']} / file dated {report['as_of']}" if report.get("as_of") else ""))
         if report.get("scope_note"):
             print(f"  ! {report['scope_note']['fr']}\n    {report['scope_note']['en']}")
         for c in candidate["criteria"]:
             print(f"  {marks[c['verdict']]} {c['title']['fr']} / {c['title']['en']}: {c['verdict']}")
             for d in c["details"]:
                 print(f"      {d['fr']}\n      {d['en']}")
-        v = report["rule_set_version"]
-        print(f"  texte en vigueur du {v['in_force_from']}{' au ' + v['in_force_until'] if v['in_force_until'] else ''} "
-              f"(version du {v['text_version']}) / text in force from {v['in_force_from']}"
-              + (f", dossier daté du {report['as_of']} / file dated {report['as_of']}" if report.get("as_of") else ""))
             if c["verdict"] != "met":
                 print(f"      « {c['legal_text']} »")
 
 
-def cmd_check(args) -> int:
-    """Exit 0 eligible, 1 not eligible (or not enough information), 2 invalid input."""
-    from pathlib import Path
-
-    from . import candidate, checking
-    from .config import settings
 def _date(text: str):
     import datetime as dt
 
@@ -166,6 +166,12 @@ def _date(text: str):
         raise argparse.ArgumentTypeError(f"'{text}' is not a date YYYY-MM-DD / n'est pas une date AAAA-MM-JJ") from None
 
 
+def cmd_check(args) -> int:
+    """Exit 0 eligible, 1 not eligible (or not enough information), 2 invalid input."""
+    from pathlib import Path
+
+    from . import candidate, checking
+    from .config import settings
 
     if args.batch:
         from .batch import run_cli
@@ -236,6 +242,13 @@ def cmd_validate(args) -> int:
     return 1 if summary.violations or contradictions else 0
 
 
+def cmd_catalogue(argv: list[str]) -> int:
+    """Score each dataset of a running service's catalogue by data.europa.eu's MQA (ptce_kg/mqa.py)."""
+    from . import mqa
+
+    return mqa.main(argv)
+
+
 def main(argv: list[str] | None = None) -> int:
     from .eligibility import RULESETS
 
@@ -296,6 +309,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--store")
     p.add_argument("--format", choices=["table", "json"], default="table")
     p.set_defaults(func=cmd_validate)
+
+    sub.add_parser("catalogue", add_help=False, help="ptce-kg catalogue --score [--url URL] [--shapes DIR]: score "
+                   "each dataset of a running service's DCAT catalogue by data.europa.eu's MQA (exit 1 below Excellent)")
+    if argv is None:
+        argv = sys.argv[1:]
+    if argv[:1] == ["catalogue"]:
+        return cmd_catalogue(argv[1:])
 
     args = parser.parse_args(argv)
     try:
