@@ -97,13 +97,17 @@ async def _content(request: Request) -> tuple[str, bytes, bytes | None, str] | R
                        "contenu non pris en charge", "Content-Type")
 
 
-async def _check(request: Request, item: batch.Item, rules: str, snapshot: str | None, as_of=None) -> list[dict]:
-    """One candidate in a worker, within the client's limits; its lines (an `error` line if refused)."""
+async def _check(request: Request, item: batch.Item, rules: str, snapshot: str | None, as_of=None,
+                 reports: dict | None = None) -> list[dict]:
+    """One candidate in a worker, within the client's limits; its lines (an `error` line if refused). With
+    `reports`, the candidate's whole report (eligibility.Report.as_dict) is kept there under its id."""
     if item.error is not None or not isinstance(item.form, dict):
         return batch.error_lines(item, "the candidate must be a JSON object / le candidat doit être un objet JSON")
     while True:
         checked = await single._run(request, checking.check_form, item.form, rules, snapshot, as_of)
         if not isinstance(checked, Response):
+            if reports is not None and not isinstance(checked, checking.Refusal):
+                reports[item.id] = checked[0].as_dict()
             return batch.lines_of(item, checked)
         if checked.status_code == 429:  # the client's concurrency or budget: wait, as the client would be told
             await asyncio.sleep(min(60, int(checked.headers.get("Retry-After", "1"))))
@@ -124,18 +128,48 @@ def _format(request: Request, fmt: str | None) -> str:
     if fmt:
         return fmt
     accept = request.headers.get("accept", "").lower()
+    if "text/html" in accept.split(",")[0]:
+        return "html"
     return "csv" if "text/csv" in accept and "ndjson" not in accept else "json"
+
+
+async def _printable(request: Request, items: list, rules: str, snapshot: str | None, as_of) -> Response:
+    """`format=html`: every candidate's report in one printable page (one printed page per candidate), the
+    candidates that could not be checked listed at the end with file, line and field."""
+    from ptce_kg import eligibility
+
+    reports: dict = {}
+    errors = []
+    width = max(1, request.app.state.limits.concurrency)
+    for start in range(0, len(items), width):
+        chunk = items[start:start + width]
+        done = await asyncio.gather(*(_check(request, item, rules, snapshot, as_of, reports) for item in chunk))
+        errors += [line for lines in done for line in lines if line["verdict"] == batch.ERROR]
+    checked = [reports[item.id] for item in items if item.id in reports]
+    version = eligibility.ruleset_version(rules, as_of)
+    header = checked[0] if checked else {
+        "ruleset": f"{rules}@{__version__}", "law": eligibility.requirement_source(version),
+        "rule_set_version": version.as_dict(), "as_of": as_of.isoformat() if as_of else None,
+        "scope_note": eligibility.scope_note(version), "data_snapshot": snapshot, "checked_at": ""}
+    report = {**{k: v for k, v in header.items() if k not in ("candidates", "verdict")},
+              "candidates": [c for r in checked for c in r["candidates"]],
+              "errors": [{"candidate": e["candidate"] or "?", "error": e["error"]} for e in errors]}
+    return request.app.state.templates.TemplateResponse(
+        request, "eligibility-report.html", {"report": report},
+        headers={"X-Batch-Candidates": str(len(items)), "X-Ruleset": f"{rules}@{__version__}", "Vary": "Accept"})
 
 
 @router.post("/eligibility/batch", responses=RESPONSES, openapi_extra={"requestBody": REQUEST_BODY},
              response_class=StreamingResponse,
              summary="Vérifier une liste de candidats / check many candidates (CSV or JSON), streamed")
 async def check_batch(request: Request, rules: RuleSet = "article-9",
-                      format: Literal["csv", "json"] | None = None, as_of: dt.date | None = None) -> Response:
+                      format: Literal["csv", "json", "html"] | None = None, as_of: dt.date | None = None) -> Response:
     """Each candidate is checked as by `POST /eligibility`, in the same workers and within the same limits;
     the answer streams one line per candidate and criterion (`format=csv`, or `json`: NDJSON; by default
     from `Accept`, NDJSON otherwise): candidate, label, criterion, verdict, details, eligibility, file, line,
-    field. A candidate that cannot be checked gives one line with verdict `error`, its file, line and field."""
+    field. A candidate that cannot be checked gives one line with verdict `error`, its file, line and field.
+    `format=html` (or `Accept: text/html` first) answers instead, once all are checked, the printable report of
+    every candidate, one printed page each, with the unchecked ones listed at the end."""
     if (refused := single.version_error(rules, as_of)) is not None:
         return refused
     read = await _content(request)
@@ -151,8 +185,10 @@ async def check_batch(request: Request, rules: RuleSet = "article-9",
         return _error(413, f"more than {limit} candidates in one batch (PTCE_KG_BATCH_MAX_CANDIDATES) / plus de "
                            f"{limit} candidats dans un lot", name)
     fmt = _format(request, format)
-    render = batch.as_csv if fmt == "csv" else batch.as_json
     snapshot = single._snapshot(request)
+    if fmt == "html":
+        return await _printable(request, items, rules, snapshot, as_of)
+    render = batch.as_csv if fmt == "csv" else batch.as_json
     width = max(1, request.app.state.limits.concurrency)
 
     async def lines():

@@ -183,3 +183,51 @@ def test_sparql_editor_loads_locally_with_examples(page, embedded_server):
     page.wait_for_selector(".yasqe")
     assert page.locator("#examples li").count() == len(queries.all_queries())
     shot(page, "sparql")
+
+
+TWO_CANDIDATES = """@prefix ptce: <https://w3id.org/ptce-kg/def#> .
+@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
+<https://w3id.org/ptce-kg/id/candidate/pole-a> a ptce:PTCE ; rdfs:label "Pôle des Quatre-Chênes"@fr .
+<https://w3id.org/ptce-kg/id/candidate/pole-b> a ptce:PTCE ; rdfs:label "Pôle Cœur de Bièvre"@fr ;
+    ptce:perimeter <https://w3id.org/ptce-kg/id/commune/39300> .
+"""
+
+
+def _pdf_pages(page, tmp_path, name) -> list[str]:
+    from pypdf import PdfReader
+
+    path = tmp_path / f"{name}.pdf"
+    page.emulate_media(media="print")
+    page.pdf(path=str(path), format="A4", print_background=False)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    shutil.copy(path, ARTIFACTS / f"{name}.pdf")
+    return [p.extract_text() for p in PdfReader(str(path)).pages]
+
+
+def test_a_report_prints_to_pdf_one_page_per_candidate_with_the_texts_quoted(page, embedded_server, tmp_path):
+    """The report an instructor files: printed by Chromium, read back from the PDF with pypdf."""
+    answer = httpx.post(embedded_server + "/eligibility", params={"rules": "decret-2015-431", "as_of": "2016-01-14"},
+                        content=TWO_CANDIDATES.encode("utf-8"),
+                        headers={"Content-Type": "text/turtle", "Accept": "text/html"}, timeout=60)
+    assert answer.status_code == 200, answer.text
+    # Serve that answer at a URL of the server, so the page loads the site's own stylesheets as the report would.
+    url = embedded_server + "/eligibility/printed-report"
+    page.route(url, lambda route: route.fulfill(status=200, content_type="text/html; charset=utf-8",
+                                                 body=answer.text))
+    page.goto(url)
+    pages = _pdf_pages(page, tmp_path, "eligibility-report-decret")
+    text = "\n".join(pages)
+    for expected in ("Pôle des Quatre-Chênes", "Pôle Cœur de Bièvre", "1° Personne morale de droit privé",
+                     "C'est une personne morale de droit privé", "au sens de l'article 1er de la loi du 31 juillet 2014",
+                     "Son projet n'a pas déjà bénéficié d'un soutien de l'Etat", "À fournir pour conclure",
+                     "meets_call_specifications", "2016-01-14", "2015-04-18"):
+        assert expected in " ".join(text.split()), expected
+    # One page per candidate: the second starts on a page of its own, and the site's menu is not printed.
+    first = next(i for i, p in enumerate(pages) if "Pôle Cœur de Bièvre" in p)
+    assert first > 0 and not any("Pôle des Quatre-Chênes" in p for p in pages[first:])
+    assert "Menu principal" not in text and "Vérifier un autre candidat" not in text
+    # Article 9's quote, with its « œ », from a PTCE of the graph (a GET report, as `chromium --print-to-pdf` reads).
+    page.goto(embedded_server + "/eligibility/cluster-jura")
+    text = " ".join(" ".join(_pdf_pages(page, tmp_path, "eligibility-report-article-9")).split())
+    assert "pour mettre en œuvre une stratégie commune et continue" in text
+    assert "Sur un même territoire" in text

@@ -370,3 +370,21 @@ def test_the_batch_template_checks_against_the_decret(built_store, capsys):
     assert {(r["candidate"], r["criterion"]): r["verdict"] for r in rows} == {
         **{("pole-dechets-lons", c): "met" for c in ALL},
         **{("projet-tiers-lieu-fives", c): "not-enough-information" for c in ALL}}
+
+
+def test_a_batch_gives_one_printable_report_for_all_its_candidates(embedded_server):
+    files = {"candidates": ("candidates.csv", (TEMPLATES / "candidates.csv").read_bytes(), "text/csv"),
+             "members": ("members.csv", (TEMPLATES / "members.csv").read_bytes(), "text/csv")}
+    response = httpx.post(embedded_server + "/eligibility/batch", params={"rules": RULES, "format": "html"},
+                          files=files, timeout=120)
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/html")
+    page = html.unescape(response.text)
+    assert page.count('class="report-candidate"') == 2
+    assert "Pôle de valorisation des déchets du bassin lédonien" in page and "Projet de tiers-lieu à Fives" in page
+    assert page.count("« 6° Son projet n'a pas déjà bénéficié d'un soutien de l'Etat") == 2
+    # Only the incomplete candidate has a list of what to provide.
+    assert page.count("À fournir pour conclure") == 1
+    bad = httpx.post(embedded_server + "/eligibility/batch", params={"rules": RULES, "format": "html"},
+                     json=[variant(**INSTRUCTED), {"id": "sans-nom"}], timeout=120)
+    assert bad.status_code == 200 and "Candidats non vérifiés" in bad.text and "sans-nom" in bad.text

@@ -206,7 +206,7 @@ def test_html_form_and_report_in_english(server):
     })
     assert response.status_code == 200 and '<html lang="en"' in response.text
     assert "Not eligible" in response.text and "Non éligible" not in response.text
-    assert "Legal text (French)" in response.text and '<q lang="fr">' in response.text
+    assert "Legal text (French)" in response.text and '<blockquote lang="fr"' in response.text
 
 
 def test_openapi_documents_the_report(server):
