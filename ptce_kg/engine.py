@@ -11,8 +11,11 @@ what the workers call.
 from __future__ import annotations
 
 import asyncio
-import io
 import multiprocessing as mp
+import os
+import pickle
+import socket
+import struct
 import threading
 import time
 from collections import OrderedDict, deque
@@ -48,7 +51,7 @@ class QueryJob:
     default_graphs: list[str] | None = None
     named_graphs: list[str] | None = None
     max_rows: int = 10_000
-    max_bytes: int = 32 * 1024 * 1024  # the values of the rows or triples kept, in bytes
+    max_bytes: int = 32 * 1024 * 1024  # the rows or triples kept, in bytes as written in SPARQL TSV / N-Triples
 
 
 @dataclass
@@ -73,92 +76,97 @@ class QueryOutcome:
     value: object = None  # a TaskJob's result
 
 
-def _to_rdflib(term):
-    import rdflib
-
-    if term is None:
-        return None
-    if isinstance(term, pyoxigraph.NamedNode):
-        return rdflib.URIRef(term.value)
-    if isinstance(term, pyoxigraph.BlankNode):
-        return rdflib.BNode(term.value)
-    if isinstance(term, pyoxigraph.Literal):
-        if term.language:
-            return rdflib.Literal(term.value, lang=term.language, normalize=False)
-        return rdflib.Literal(term.value, datatype=rdflib.URIRef(term.datatype.value), normalize=False)
-    return rdflib.Literal(str(term))  # RDF-star triple terms: shown as text
+class _Full(OSError):
+    """The capped writer has what it may keep: the serialiser is stopped."""
 
 
-def _term_bytes(term) -> int:
-    if term is None:
-        return 0
-    if isinstance(term, pyoxigraph.Literal):
-        return len(term.value.encode("utf-8", "surrogatepass")) + len(term.datatype.value) + 8
-    if isinstance(term, (pyoxigraph.Triple, pyoxigraph.Quad)):
-        return _term_bytes(term.subject) + _term_bytes(term.predicate) + _term_bytes(term.object)
-    return len(term.value.encode("utf-8", "surrogatepass")) + 8
+class _LineWriter:
+    """A binary writer for pyoxigraph's line-based serialisers (SPARQL TSV, N-Triples: one solution or
+    triple a line, line breaks inside values escaped), capped while they write: it stops the serialiser once
+    more than `max_lines` lines after the header, or more than `max_bytes` after it, have come — so a
+    runaway answer is never written whole — and `cut()` keeps the complete lines within both caps."""
+
+    def __init__(self, max_lines: int, max_bytes: int, header: bool):
+        self.max_lines, self.max_bytes, self.header = max_lines, max_bytes, header
+        self.chunks: list[bytes] = []
+        self.size = 0
+        self.lines = 0
+        self.header_bytes = None if header else 0
+        self.full = False
+
+    def write(self, data) -> int:
+        data = bytes(data)
+        self.chunks.append(data)
+        self.size += len(data)
+        self.lines += data.count(b"\n")
+        if self.header_bytes is None and self.lines:
+            self.header_bytes = b"".join(self.chunks).index(b"\n") + 1
+        if self.header_bytes is not None and (self.lines - self.header > self.max_lines
+                                              or self.size - self.header_bytes > self.max_bytes):
+            self.full = True
+            raise _Full()
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+    def cut(self) -> tuple[bytes, bytes, int, str]:
+        """(header, kept lines, their count, what cut them: "" | "rows" | "bytes"). As a row-by-row cap
+        would: the rows are kept in order until the next one is row `max_lines + 1` ("rows") or would
+        take the lines past `max_bytes` ("bytes")."""
+        data = b"".join(self.chunks)
+        head = self.header_bytes or 0
+        header, body = data[:head], data[head:]
+        by_bytes = body.rfind(b"\n", 0, self.max_bytes) + 1  # the end of the last whole line within the bytes
+        fitting = body.count(b"\n", 0, by_bytes)
+        if fitting >= self.max_lines:  # the first max_lines rows fit in the bytes
+            end = 0
+            for _ in range(self.max_lines):
+                end = body.index(b"\n", end) + 1
+            return header, body[:end], self.max_lines, ("rows" if len(body) > end else "")
+        if by_bytes < len(body) or self.full:  # the next row is past the bytes (whole, or cut by the stop)
+            return header, body[:by_bytes], fitting, "bytes"
+        return header, body, fitting, ""
 
 
-class _Cap:
-    """Rows (or triples) kept under a count and a byte budget; says which one stopped them."""
-
-    def __init__(self, max_rows: int, max_bytes: int):
-        self.max_rows, self.max_bytes = max_rows, max_bytes
-        self.kept: list = []
-        self.bytes = 0
-        self.truncated_by = ""
-
-    def take(self, items, size) -> list:
-        for item in items:
-            if len(self.kept) == self.max_rows:
-                self.truncated_by = "rows"
-                break
-            cost = size(item)
-            if self.bytes + cost > self.max_bytes:
-                self.truncated_by = "bytes"
-                break
-            self.bytes += cost
-            self.kept.append(item)
-        return self.kept
+def _capped(serialize, max_lines: int, max_bytes: int, header: bool) -> tuple[bytes, bytes, int, str]:
+    writer = _LineWriter(max_lines, max_bytes, header)
+    try:
+        serialize(writer)
+    except (_Full, OSError):  # the writer's stop comes back as itself or as an I/O error; else it is evaluation's
+        if not writer.full:
+            raise
+    return writer.cut()
 
 
-def _capped_solutions(solutions: pyoxigraph.QuerySolutions, name: str, cap: _Cap) -> bytes:
-    """Serialize the solutions the cap keeps (rdflib writes SPARQL JSON, pyoxigraph the other formats)."""
-    import rdflib
-    from rdflib.query import Result
-
-    variables = [v.value for v in solutions.variables]
-    rows = cap.take(solutions, lambda s: sum(_term_bytes(s[v]) for v in variables) + 2)
-    result = Result("SELECT")
-    result.vars = [rdflib.Variable(v) for v in variables]
-    result.bindings = [
-        {rdflib.Variable(v): _to_rdflib(s[v]) for v in variables if s[v] is not None} for s in rows
-    ]
-    json_bytes = result.serialize(format="json")
-    if isinstance(json_bytes, str):
-        json_bytes = json_bytes.encode("utf-8")
-    if name == "json":
-        return json_bytes
-    reparsed = pyoxigraph.parse_query_results(json_bytes, format=QueryResultsFormat.JSON)
-    return reparsed.serialize(format=RESULT_FORMATS[name][1])
+def _solutions(solutions: pyoxigraph.QuerySolutions, name: str, max_rows: int, max_bytes: int):
+    """The solutions the caps keep, written by pyoxigraph: its TSV writer (a solution a line) is capped while
+    it writes; the kept lines are the answer in TSV, or are read back and written in the format asked for."""
+    header, body, rows, cut = _capped(lambda out: solutions.serialize(out, format=QueryResultsFormat.TSV),
+                                      max_rows, max_bytes, header=True)
+    tsv = header + body
+    if name == "tsv":
+        return tsv, rows, cut
+    parsed = pyoxigraph.parse_query_results(tsv, format=QueryResultsFormat.TSV)
+    return parsed.serialize(format=RESULT_FORMATS[name][1]), rows, cut
 
 
-def _boolean(value: bool, name: str) -> bytes:
-    parsed = pyoxigraph.parse_query_results(
-        b'{"head":{},"boolean":%s}' % (b"true" if value else b"false"), format=QueryResultsFormat.JSON
-    )
-    return parsed.serialize(format=RESULT_FORMATS[name][1])
-
-
-def _graph(triples, name: str, cap: _Cap) -> bytes:
-    kept = cap.take(triples, _term_bytes)
-    buffer = io.BytesIO()
+def _graph(triples, name: str, max_rows: int, max_bytes: int):
+    """The triples the caps keep: pyoxigraph's N-Triples writer (a triple a line) capped while it writes,
+    then read back and written in the format asked for (with the project's prefixes). `triples` is the
+    engine's QueryTriples, or the remote back end's list of triples."""
+    def write(out):
+        if isinstance(triples, pyoxigraph.QueryTriples):
+            triples.serialize(out, format=RdfFormat.N_TRIPLES)
+        else:
+            pyoxigraph.serialize(triples, out, format=RdfFormat.N_TRIPLES)
+    _, body, rows, cut = _capped(write, max_rows, max_bytes, header=False)
     fmt = GRAPH_FORMATS[name][1]
-    if fmt in (RdfFormat.TURTLE, RdfFormat.RDF_XML):
-        pyoxigraph.serialize(kept, buffer, format=fmt, prefixes=PREFIXES)
-    else:
-        pyoxigraph.serialize(kept, buffer, format=fmt)
-    return buffer.getvalue()
+    if fmt == RdfFormat.N_TRIPLES:
+        return body, rows, cut
+    kept = pyoxigraph.parse(body, format=RdfFormat.N_TRIPLES)
+    kwargs = {"prefixes": PREFIXES} if fmt in (RdfFormat.TURTLE, RdfFormat.RDF_XML) else {}
+    return pyoxigraph.serialize(kept, format=fmt, **kwargs), rows, cut
 
 
 def execute(store: pyoxigraph.Store, job: QueryJob) -> QueryOutcome:
@@ -175,22 +183,20 @@ def execute(store: pyoxigraph.Store, job: QueryJob) -> QueryOutcome:
         if isinstance(result, pyoxigraph.QueryBoolean):
             if job.results_format is None:
                 return QueryOutcome("not_acceptable", "boolean")
-            body = _boolean(bool(result), job.results_format)
+            body = result.serialize(format=RESULT_FORMATS[job.results_format][1])
             outcome = QueryOutcome("ok", "boolean", RESULT_FORMATS[job.results_format][0], body, rows=1)
         elif isinstance(result, pyoxigraph.QuerySolutions):
             if job.results_format is None:
                 return QueryOutcome("not_acceptable", "solutions")
-            cap = _Cap(job.max_rows, job.max_bytes)
-            body = _capped_solutions(result, job.results_format, cap)
+            body, rows, cut = _solutions(result, job.results_format, job.max_rows, job.max_bytes)
             outcome = QueryOutcome("ok", "solutions", RESULT_FORMATS[job.results_format][0], body,
-                                   bool(cap.truncated_by), len(cap.kept), truncated_by=cap.truncated_by)
+                                   bool(cut), rows, truncated_by=cut)
         else:
             if job.graph_format is None:
                 return QueryOutcome("not_acceptable", "graph")
-            cap = _Cap(job.max_rows, job.max_bytes)
-            body = _graph(result, job.graph_format, cap)
+            body, rows, cut = _graph(result, job.graph_format, job.max_rows, job.max_bytes)
             outcome = QueryOutcome("ok", "graph", GRAPH_FORMATS[job.graph_format][0], body,
-                                   bool(cap.truncated_by), len(cap.kept), truncated_by=cap.truncated_by)
+                                   bool(cut), rows, truncated_by=cut)
     except SyntaxError as exc:
         return QueryOutcome("syntax", message=str(exc))
     except OSError as exc:  # evaluation errors (e.g. a SERVICE call that failed)
@@ -203,11 +209,27 @@ def execute(store: pyoxigraph.Store, job: QueryJob) -> QueryOutcome:
 
 # -- worker processes -------------------------------------------------------------------------------
 
+def _current_name(root, state: dict) -> str | None:
+    """The published build's name; on the embedded back end the CURRENT file is read again only when it
+    changed (it is replaced atomically, so a new inode or time): one stat per job instead of open and read."""
+    pointer = getattr(root, "path", None)
+    if pointer is None:
+        return root.current_name()  # the remote back end keeps its own short-lived cache
+    try:
+        stat = os.stat(pointer / "CURRENT")
+        signature = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+    except FileNotFoundError:
+        signature = None
+    if signature is None or signature != state.get("pointer"):
+        state["pointer"], state["current"] = signature, root.current_name()
+    return state["current"]
+
+
 def _handle(root, state: dict, job) -> QueryOutcome:
     from .errors import StoreError
 
     try:
-        current = root.current_name()
+        current = _current_name(root, state)
         if state.get("store") is None or current != state.get("name"):
             state["store"], state["name"] = None, None  # let the old build go before opening the new one
             state["store"], state["name"] = root.open_read(), current
@@ -257,6 +279,12 @@ def _worker_main(conn, store_path: str, memory_mb: int | None, federated: bool =
     confine_network(allowed, federated)  # first: every thread started from here on is confined too
     executor = deep_stack_executor()
     limit_memory(memory_mb)  # last: the limit counts the open store and the evaluation thread's stack
+    # The whole receive → evaluate → send loop runs on the deep-stack thread: no hand-off between threads
+    # per job inside the worker.
+    executor.submit(_serve, conn, root, state).result()
+
+
+def _serve(conn, root, state: dict) -> None:
     while True:
         try:
             job = conn.recv()
@@ -264,11 +292,66 @@ def _worker_main(conn, store_path: str, memory_mb: int | None, federated: bool =
             return
         if job is None:
             return
-        outcome = executor.submit(_handle, root, state, job).result()
+        outcome = _handle(root, state, job)
         try:
             conn.send(outcome)
         except MemoryError:
             conn.send(QueryOutcome("memory", message="the worker's memory limit was reached"))
+
+
+class _Receiver:
+    """One message from a worker, read on the event loop as it arrives (`loop.add_reader` on the pipe,
+    non-blocking reads): no thread hop and no blocking read, however large the answer.
+
+    The worker writes with `Connection.send`, whose framing is a 4-byte big-endian length (-1 then an
+    8-byte length past 2 GiB) and the pickled object; the reads use MSG_DONTWAIT on a duplicate of the
+    socket, so the connection itself stays blocking for the pool's sends."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, fd: int):
+        self.loop, self.fd = loop, fd
+        self.sock = socket.socket(fileno=os.dup(fd))
+        self.future = loop.create_future()
+        self.buffer = bytearray()
+        self.size: int | None = None
+        self.start = 4
+        loop.add_reader(fd, self._readable)
+
+    def _readable(self) -> None:
+        try:
+            while True:
+                want = (self.start - len(self.buffer)) if self.size is None else \
+                    (self.start + self.size - len(self.buffer))
+                chunk = self.sock.recv(min(want, 1 << 20), socket.MSG_DONTWAIT)  # never past this message
+                if not chunk:
+                    raise EOFError("the worker closed its end")
+                self.buffer += chunk
+                if self.size is None and len(self.buffer) >= self.start:
+                    size = struct.unpack("!i", self.buffer[:4])[0]
+                    if size == -1:
+                        if self.start == 4:
+                            self.start = 12
+                            continue
+                        size = struct.unpack("!Q", self.buffer[4:12])[0]
+                    self.size = size
+                if self.size is not None and len(self.buffer) >= self.start + self.size:
+                    self._finish(pickle.loads(memoryview(self.buffer)[self.start:self.start + self.size]))
+                    return
+        except (BlockingIOError, InterruptedError):
+            return
+        except Exception as exc:  # EOF, a reset connection, a message that cannot be read
+            self._finish(exc)
+
+    def _finish(self, value) -> None:
+        self.loop.remove_reader(self.fd)
+        if not self.future.done():
+            if isinstance(value, BaseException):
+                self.future.set_exception(value if isinstance(value, (EOFError, OSError)) else EOFError(repr(value)))
+            else:
+                self.future.set_result(value)
+
+    def close(self) -> None:
+        self.loop.remove_reader(self.fd)
+        self.sock.close()
 
 
 @dataclass
@@ -386,10 +469,15 @@ class QueryPool:
             return QueryOutcome("timeout", message=f"no worker free within {timeout:g} s", seconds=timeout)
         remaining = max(0.0, timeout - (time.monotonic() - started))
         try:
-            worker.conn.send(job)
-            ready = await loop.run_in_executor(self._threads, worker.conn.poll, remaining)
-            if ready:
-                outcome = await loop.run_in_executor(self._threads, worker.conn.recv)
+            worker.conn.send(job)  # the worker waits in recv: it reads the job as it is written
+            receiving = _Receiver(loop, worker.conn.fileno())
+            try:
+                outcome = await asyncio.wait_for(receiving.future, remaining)
+            except asyncio.TimeoutError:
+                outcome = None
+            finally:
+                receiving.close()
+            if outcome is not None:
                 if outcome.status == "memory":
                     await self._replace(worker)  # after a MemoryError its state is not to be trusted
                 else:

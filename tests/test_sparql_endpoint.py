@@ -10,6 +10,7 @@ import threading
 import time
 
 import httpx
+import pyoxigraph
 import pytest
 import rdflib
 from SPARQLWrapper import CSV, JSON, JSONLD, N3, RDFXML, TSV, TURTLE, XML, SPARQLWrapper
@@ -235,3 +236,66 @@ def test_runaway_query_is_stopped_while_others_are_served(server):
     assert outcome["seconds"] <= 4.0
     # the server goes on answering after the kill
     assert httpx.get(server + "/sparql", params={"query": ASK_LYON}).status_code == 200
+
+
+# -- results written by pyoxigraph, capped while they are written (ptce_kg.engine) ----------------------
+
+def _capped_store():
+    store = pyoxigraph.Store()
+    lines = [f'<urn:s{i}> <urn:p> "{"x" * i}" .' for i in range(60)]
+    lines += ['<urn:t> <urn:p> "tab\\there, new\\nline, quote \\" and é"@fr-FR .',
+              '<urn:t> <urn:p> "1.5e3"^^<http://www.w3.org/2001/XMLSchema#double> .', "<urn:t> <urn:p> _:b ."]
+    store.load("\n".join(lines).encode(), format=pyoxigraph.RdfFormat.N_TRIPLES)
+    return store
+
+
+def test_answers_are_pyoxigraphs_own_in_every_format():
+    from ptce_kg.engine import RESULT_FORMATS, QueryJob, execute
+
+    store = _capped_store()
+    query = "SELECT ?s ?o ?none WHERE { ?s ?p ?o OPTIONAL { ?s <urn:q> ?none } } ORDER BY ?s ?o"
+    for name, (media, fmt) in RESULT_FORMATS.items():
+        outcome = execute(store, QueryJob(query, results_format=name))
+        assert outcome.status == "ok" and outcome.media_type == media and outcome.rows == 63 and not outcome.truncated
+        if name in ("csv",):  # CSV drops datatypes and languages by design: compared as written
+            assert outcome.body == store.query(query).serialize(format=fmt)
+        else:
+            assert pyoxigraph.parse_query_results(outcome.body, format=fmt).serialize(format=RESULT_FORMATS["json"][1]) \
+                == store.query(query).serialize(format=RESULT_FORMATS["json"][1])
+    ask = execute(store, QueryJob("ASK { <urn:t> ?p ?o }", results_format="xml"))
+    assert ask.status == "ok" and b"<boolean>true</boolean>" in ask.body
+
+
+def test_the_caps_cut_as_a_row_by_row_cap_would():
+    """Rows kept in order until the next is past the row cap ('rows') or past the byte cap ('bytes'), the
+    bytes counted as the rows are written in TSV; none kept when the first is over the byte cap (413)."""
+    import json
+
+    from ptce_kg.engine import QueryJob, execute
+
+    store = _capped_store()
+    query = "SELECT ?s ?o WHERE { ?s ?p ?o FILTER(isLiteral(?o) && !isNumeric(?o) && STRSTARTS(?o, 'x') || ?o = '') } ORDER BY STRLEN(?o)"
+    lines = store.query(query).serialize(format=pyoxigraph.QueryResultsFormat.TSV).split(b"\n")[1:-1]
+    assert len(lines) == 60
+
+    def expected(max_rows, max_bytes):
+        kept = size = 0
+        for line in lines:
+            if kept == max_rows:
+                return kept, "rows"
+            if size + len(line) + 1 > max_bytes:
+                return kept, "bytes"
+            size, kept = size + len(line) + 1, kept + 1
+        return kept, ""
+    for max_rows in (1, 7, 59, 60, 61):
+        for max_bytes in (10, 25, 400, 1500, 1900, 10**6):
+            outcome = execute(store, QueryJob(query, results_format="json", max_rows=max_rows, max_bytes=max_bytes))
+            kept, cut = expected(max_rows, max_bytes)
+            if kept == 0 and cut == "bytes":
+                assert outcome.status == "too_large"
+                continue
+            assert (outcome.status, outcome.rows, outcome.truncated_by) == ("ok", kept, cut), (max_rows, max_bytes)
+            assert len(json.loads(outcome.body)["results"]["bindings"]) == kept
+    graph = execute(store, QueryJob("CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o }", graph_format="turtle", max_rows=5))
+    assert (graph.status, graph.rows, graph.truncated_by) == ("ok", 5, "rows")
+    assert len(list(pyoxigraph.parse(graph.body, format=pyoxigraph.RdfFormat.TURTLE))) == 5
