@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import mimeparse
 
 from ptce_kg.engine import GRAPH_FORMATS, RESULT_FORMATS
@@ -41,9 +43,21 @@ FORMAT_ALIASES = {
 def best(accept: str | None, offers: dict[str, str]) -> str | None:
     """The offered media type the client prefers, or None (-> 406)."""
     accept = (accept or "").strip() or "*/*"
+    return _matched(accept, tuple(offers))
+
+
+def _matched(accept: str, offers: tuple[str, ...]) -> str | None:
+    # Only ordinary headers are kept in the cache: a long one (a client's junk) is matched each time.
+    return _best(accept, offers) if len(accept) <= 1024 else _best.__wrapped__(accept, offers)
+
+
+@lru_cache(maxsize=512)
+def _best(accept: str, offers: tuple[str, ...]) -> str | None:
+    """Clients send a handful of Accept headers: each is matched once (mimeparse parses it ~20 times
+    a request otherwise)."""
     # mimeparse breaks ties in favour of the *last* candidate: give it our preference order reversed.
     try:
-        match = mimeparse.best_match(list(reversed(list(offers))), accept)
+        match = mimeparse.best_match(list(reversed(offers)), accept)
     except (ValueError, mimeparse.MimeTypeParseException):
         return None
     return match or None
@@ -75,8 +89,7 @@ def wants_html(accept: str | None) -> bool:
     """A browser: prefers HTML over every RDF or results type we could send instead."""
     if not accept:
         return False
-    offers = {**GRAPH_OFFERS, **RESULT_OFFERS, "text/html": "html"}  # HTML last: never the default
-    try:
-        return mimeparse.best_match(list(reversed(list(offers))), accept) == "text/html"
-    except (ValueError, mimeparse.MimeTypeParseException):
-        return False
+    return _matched(accept, _HTML_LAST) == "text/html"
+
+
+_HTML_LAST = tuple({**GRAPH_OFFERS, **RESULT_OFFERS, "text/html": "html"})  # HTML last: never the default

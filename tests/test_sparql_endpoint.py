@@ -299,3 +299,26 @@ def test_the_caps_cut_as_a_row_by_row_cap_would():
     graph = execute(store, QueryJob("CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o }", graph_format="turtle", max_rows=5))
     assert (graph.status, graph.rows, graph.truncated_by) == ("ok", 5, "rows")
     assert len(list(pyoxigraph.parse(graph.body, format=pyoxigraph.RdfFormat.TURTLE))) == 5
+
+
+def test_negotiation_answers_the_same_from_its_cache():
+    """Accept headers are matched once each (LRU): the same choice as a fresh match, long headers included."""
+    import mimeparse
+
+    from api import negotiation
+
+    headers = [None, "", "*/*", "text/csv;q=0.9, application/sparql-results+xml", "application/*",
+               "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8", "bad;;q=x", "image/png",
+               "text/turtle;q=0.1, application/ld+json;q=0.2", "x/y," * 400 + "text/csv"]
+    for _ in range(2):  # the second round is answered from the cache
+        for accept in headers:
+            for offers in (negotiation.RESULT_OFFERS, negotiation.GRAPH_OFFERS):
+                header = (accept or "").strip() or "*/*"
+                try:
+                    fresh = mimeparse.best_match(list(reversed(list(offers))), header) or None
+                except (ValueError, mimeparse.MimeTypeParseException):
+                    fresh = None
+                assert negotiation.best(accept, offers) == fresh, (accept, fresh)
+    assert negotiation.wants_html("text/html,application/xhtml+xml,*/*;q=0.8")
+    assert not negotiation.wants_html("*/*") and not negotiation.wants_html(None)
+    assert negotiation.choose("text/csv;q=0.9, application/sparql-results+xml", negotiation.RESULT_OFFERS) == "xml"
