@@ -7,6 +7,7 @@ Every figure is measured in the same run as its reference and reported as a rati
   eligibility    one article 9 check (shapes parsed once), and the whole-graph validation
   export         dumps per format (gzip)                      vs  pyoxigraph's own serialisation
   memory         the server's peak resident memory at each scale
+  peers          ptce-kg beside Oxigraph server over HTTP, same dump and queries (bench/peers.py, peers.md)
 Targets are tracked in the report, never asserted by the tests.
 """
 
@@ -416,6 +417,7 @@ def main(argv=None) -> int:
     parser.add_argument("--no-rdflib", action="store_true")
     parser.add_argument("--sirene-rows", type=int, default=200_000, help="synthetic SIRENE units (0: skip)")
     parser.add_argument("--no-validation", action="store_true")
+    parser.add_argument("--no-peers", action="store_true", help="skip the side-by-side run with Oxigraph server")
     parser.add_argument("--out", default=str(ROOT / "bench" / "reports" / "report.md"))
     args = parser.parse_args(argv)
     scales = [int(s) for s in args.scales.split(",")]
@@ -448,6 +450,12 @@ def main(argv=None) -> int:
                 print("[bench] rdflib…", flush=True)
                 entry["rdflib"] = bench_rdflib(work / "all.nq")
             results["by_scale"][scale] = entry
+        if not args.no_peers:
+            print("[bench] beside Oxigraph server (bench/peers.py)…", flush=True)
+            from bench import peers
+
+            peers.main(["--store", str(store1), "--seconds", str(args.seconds),
+                        "--out", str(Path(args.out).with_name("peers.md"))])
         print("[bench] eligibility…", flush=True)
         results["eligibility"] = bench_eligibility(store1, 30, not args.no_validation)
         print("[bench] export…", flush=True)
