@@ -25,6 +25,7 @@ from ptce_kg.config import SHAPES_DIR
 
 from . import eligibility as single
 from .eligibility import ErrorBody, RuleSet
+from .errors import status_of
 
 router = APIRouter(tags=["eligibility"])
 TEMPLATES = SHAPES_DIR / "batch"
@@ -179,7 +180,7 @@ async def check_batch(request: Request, rules: RuleSet = "article-9",
     try:
         items = await asyncio.to_thread(batch.read, name, content, members, members_name)
     except batch.BatchError as exc:
-        return _error(exc.status, str(exc), exc.where)
+        return _error(status_of(exc.reason), str(exc), exc.where)
     limit = batch.max_candidates()
     if len(items) > limit:
         return _error(413, f"more than {limit} candidates in one batch (PTCE_KG_BATCH_MAX_CANDIDATES) / plus de "

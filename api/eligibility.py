@@ -13,7 +13,10 @@ from pydantic import BaseModel
 
 from ptce_kg import candidate, checking, eligibility, records
 
+from ptce_kg.errors import InputError
+
 from . import negotiation
+from .errors import refused
 from .security import authorised
 
 router = APIRouter(tags=["eligibility"])
@@ -104,7 +107,7 @@ def version_error(rules: str, as_of: dt.date | None) -> JSONResponse | None:
     try:
         eligibility.ruleset_version(rules, as_of)
     except eligibility.RuleSetError as exc:
-        return JSONResponse({"error": str(exc), "where": "as_of"}, status_code=422)
+        return refused(str(exc), InputError.INVALID, "as_of")
     return None
 
 
@@ -195,7 +198,7 @@ async def _run(request: Request, function, *args):
     if outcome.status == "ok":
         if isinstance(outcome.value, checking.Refusal):
             refusal = outcome.value
-            return JSONResponse({"error": refusal.message, "where": refusal.where}, status_code=refusal.status)
+            return refused(refusal.message, refusal.reason, refusal.where)
         return outcome.value
     if outcome.status == "timeout":
         return JSONResponse({"error": f"check stopped after {settings.query_timeout_s:g} s / vérification "

@@ -30,7 +30,7 @@ import re
 from dataclasses import dataclass, field
 
 from . import candidate, checking
-from .errors import PtceKgError
+from .errors import InputError
 
 CANDIDATES_FILE, MEMBERS_FILE = "candidates.csv", "members.csv"
 CANDIDATE_KEY = "candidate"  # the members.csv column naming the candidate's id
@@ -47,14 +47,14 @@ def max_candidates() -> int:
     return int(os.environ.get("PTCE_KG_BATCH_MAX_CANDIDATES", "1000"))
 
 
-class BatchError(PtceKgError):
-    """A batch file that cannot be read: nothing is checked. `status` is the HTTP status to answer."""
+class BatchError(InputError):
+    """A batch file that cannot be read: nothing is checked. `reason` (InputError.MALFORMED by default) is mapped
+    to an HTTP status by the service; file, line and field say where."""
 
     def __init__(self, message: str, file: str, line: int | None = None, field: str | None = None,
-                 status: int = 400):
-        self.file, self.line, self.field, self.status = file, line, field, status
-        self.where = where_text(file, line, field)
-        super().__init__(f"{self.where}: {message}")
+                 reason: str = InputError.MALFORMED):
+        self.file, self.line, self.field = file, line, field
+        super().__init__(message, reason, where_text(file, line, field))
 
 
 def where_text(file: str, line: int | None, field: str | None) -> str:
@@ -249,7 +249,7 @@ def read_json(content: bytes, name: str = "candidates.json") -> list[Item]:
     position = _skip(text, 0)
     if not text.startswith("[", position):
         raise BatchError("expected a JSON array of candidates / un tableau JSON de candidats est attendu", name,
-                         text.count("\n", 0, position) + 1, status=422)
+                         text.count("\n", 0, position) + 1, reason=InputError.INVALID)
     position = _skip(text, position + 1)
     items: list[Item] = []
     while not text.startswith("]", position):

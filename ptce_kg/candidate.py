@@ -7,9 +7,9 @@ limit, byte-order marks other than UTF-8's, NUL bytes. YAML is composed without 
 is ever expanded.
 
 Bounded while reading, before any evaluation (`Limits`, from the settings): triples, PTCE, members,
-perimeter territories, string lengths, nesting depth. Every failure is a `CandidateError` with an HTTP status
-below 500 and a message in English and French saying where and why; nothing else escapes `read` or
-`from_form` (tests/redteam/test_fuzz_candidates.py).
+perimeter territories, string lengths, nesting depth. Every failure is a `CandidateError` with a reason
+(mapped to an HTTP status below 500 by the service) and a message in English and French saying where and
+why; nothing else escapes `read` or `from_form` (tests/redteam/test_fuzz_candidates.py).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from rdflib.namespace import DCTERMS, RDF, RDFS, XSD
 from rdflib.plugins.stores.memory import Memory
 
 from .config import SHAPES_DIR, settings
-from .errors import PtceKgError
+from .errors import InputError
 from .identifiers import siren_ok
 
 PTCE = rdflib.Namespace("https://w3id.org/ptce-kg/def#")
@@ -48,12 +48,9 @@ MAX_PREFIXES = 200
 _BAD_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 
 
-class CandidateError(PtceKgError):
-    """Input that cannot be checked; `status` is the HTTP status to answer."""
-
-    def __init__(self, message: str, status: int = 400, where: str | None = None):
-        self.status, self.where = status, where
-        super().__init__(f"{where}: {message}" if where else message)
+class CandidateError(InputError):
+    """A candidate that cannot be checked: `reason` (InputError.MALFORMED, TOO_LARGE, UNSUPPORTED, INVALID) and
+    `where`; the service maps the reason to an HTTP status (api/errors.py)."""
 
 
 @dataclass(frozen=True)
@@ -80,7 +77,7 @@ def limits() -> Limits:
 
 
 def _too_large(en: str, fr: str, limit: int, setting: str, where: str | None = None) -> CandidateError:
-    return CandidateError(f"{en} (limit {limit}, {setting}) / {fr} (limite {limit}, {setting})", status=413, where=where)
+    return CandidateError(f"{en} (limit {limit}, {setting}) / {fr} (limite {limit}, {setting})", reason=InputError.TOO_LARGE, where=where)
 
 
 def _short(text: str, chars: int = MESSAGE_CHARS) -> str:
@@ -166,7 +163,7 @@ def _check_plain(form, lim: Limits) -> None:
                 for key, item in value.items():
                     if not isinstance(key, str):
                         raise CandidateError(f"keys must be strings, not {type(key).__name__} / "
-                                             "les clés doivent être des chaînes", status=422, where=_path(parts))
+                                             "les clés doivent être des chaînes", reason=InputError.INVALID, where=_path(parts))
                     pending.append((key, (*parts, "(key)"), depth))
                     pending.append((item, (*parts, key), depth))
             else:
@@ -179,15 +176,15 @@ def _check_plain(form, lim: Limits) -> None:
             bad = _BAD_CHARS.search(value)
             if bad:
                 raise CandidateError(f"control character U+{ord(bad.group()):04X} at position {bad.start()} / "
-                                     "caractère de contrôle refusé", status=422, where=_path(parts))
+                                     "caractère de contrôle refusé", reason=InputError.INVALID, where=_path(parts))
         elif isinstance(value, bool) or value is None or isinstance(value, float):
             continue
         elif isinstance(value, int):
             if abs(value) > 2 ** 63:
-                raise CandidateError("number too large / nombre trop grand", status=422, where=_path(parts))
+                raise CandidateError("number too large / nombre trop grand", reason=InputError.INVALID, where=_path(parts))
         else:
             raise CandidateError(f"unexpected value of type {type(value).__name__} / valeur d'un type inattendu",
-                                 status=422, where=_path(parts))
+                                 reason=InputError.INVALID, where=_path(parts))
 
 
 def _schema_message(error) -> str:
@@ -231,7 +228,7 @@ def _validate(form: dict, lim: Limits) -> None:
     errors = sorted(_validator(lim).iter_errors(form), key=order)
     if errors:
         error = errors[0]
-        raise CandidateError(f"{_schema_message(error)} (formulaire invalide)", status=422,
+        raise CandidateError(f"{_schema_message(error)} (formulaire invalide)", reason=InputError.INVALID,
                              where=_path(error.absolute_path))
 
 
@@ -239,7 +236,7 @@ def from_form(form: dict, store=None) -> rdflib.Graph:
     """The form as RDF in the vocabulary of the graph. Raises CandidateError (422, 413 past a limit)."""
     lim = limits()
     if not isinstance(form, dict):
-        raise CandidateError("the form must be a JSON object / le formulaire doit être un objet JSON", status=422)
+        raise CandidateError("the form must be a JSON object / le formulaire doit être un objet JSON", reason=InputError.INVALID)
     _check_plain(form, lim)
     _validate(form, lim)
 
@@ -253,7 +250,7 @@ def from_form(form: dict, store=None) -> rdflib.Graph:
     for i, ref in enumerate(form.get("perimeter", [])):
         territory = _territory(ref)
         if store is not None and not _store_has(store, territory):
-            raise CandidateError(f"unknown territory '{ref}' / territoire inconnu", status=422, where=f"perimeter/{i}")
+            raise CandidateError(f"unknown territory '{ref}' / territoire inconnu", reason=InputError.INVALID, where=f"perimeter/{i}")
         g.add((node, PTCE.perimeter, territory))
     simple = [("grouping_kind", "grouping-kind", PTCE.groupingKind), ("perimeter_kind", "perimeter-kind", PTCE.perimeterKind),
               ("legal_personality", "legal-personality", PTCE.legalPersonality)]
@@ -280,7 +277,7 @@ def from_form(form: dict, store=None) -> rdflib.Graph:
     for i, programme_id in enumerate(form.get("awards", [])):
         programme = rdflib.URIRef(f"{ID}programme/{programme_id}")
         if store is not None and not _store_has(store, programme):
-            raise CandidateError(f"unknown programme '{programme_id}' / programme inconnu", status=422, where=f"awards/{i}")
+            raise CandidateError(f"unknown programme '{programme_id}' / programme inconnu", reason=InputError.INVALID, where=f"awards/{i}")
         award = rdflib.URIRef(f"{node}/award/{programme_id}")
         g.add((award, RDF.type, PTCE.Award))
         g.add((award, PTCE.laureate, node))
@@ -294,23 +291,23 @@ def from_form(form: dict, store=None) -> rdflib.Graph:
         where = f"members/{i}"
         key = member.get("key") or f"m{i + 1}"
         if key in keys:
-            raise CandidateError(f"duplicate member key '{key}' / clé de membre en double", status=422, where=where)
+            raise CandidateError(f"duplicate member key '{key}' / clé de membre en double", reason=InputError.INVALID, where=where)
         target = None
         if member.get("iri"):
             target = rdflib.URIRef(member["iri"])
             if store is not None and not _store_has(store, target):
-                raise CandidateError(f"'{target}' is not in the graph / absent du graphe", status=422, where=f"{where}/iri")
+                raise CandidateError(f"'{target}' is not in the graph / absent du graphe", reason=InputError.INVALID, where=f"{where}/iri")
         elif member.get("siren"):
             siren = member["siren"]
             if not siren_ok(siren):
                 raise CandidateError(f"SIREN '{siren}' has an invalid Luhn key / clé de contrôle invalide",
-                                     status=422, where=f"{where}/siren")
+                                     reason=InputError.INVALID, where=f"{where}/siren")
             known = _org_by_siren(store, siren)
             if known:
                 target = rdflib.URIRef(known)
             elif not (member.get("name") and member.get("role")):
                 raise CandidateError(f"unknown SIREN '{siren}': give the member's name and role / SIREN inconnu : "
-                                     "indiquez le nom et le rôle du membre", status=422, where=f"{where}/siren")
+                                     "indiquez le nom et le rôle du membre", reason=InputError.INVALID, where=f"{where}/siren")
         if target is None:
             target = rdflib.URIRef(f"{node}/member/{key}")
             g.add((target, RDF.type, PTCE.Organisation))
@@ -344,7 +341,7 @@ def from_form(form: dict, store=None) -> rdflib.Graph:
     if form.get("carrier"):
         if form["carrier"] not in keys:
             raise CandidateError(f"carrier '{form['carrier']}' is not a member key / n'est pas un membre",
-                                 status=422, where="carrier")
+                                 reason=InputError.INVALID, where="carrier")
         g.add((node, PTCE.carrier, keys[form["carrier"]]))
     for criterion, text in sorted(form.get("evidence", {}).items()):
         evidence = rdflib.URIRef(f"{node}/evidence/{criterion}")
@@ -430,7 +427,7 @@ class _BoundedStore(Memory):
         elif p in _VOCABULARY:
             raise CandidateError(f"{_curie(p)} is not accepted in a candidate: it describes a PTCE, not a vocabulary "
                                  "/ refusé dans un candidat : il décrit un PTCE, pas un vocabulaire",
-                                 status=422, where=_curie(p))
+                                 reason=InputError.INVALID, where=_curie(p))
 
 
 # A candidate that declared its own classes could make any node a ptce:PTCE for the shapes (sh:targetClass
@@ -455,7 +452,7 @@ def _check_term(term, lim: Limits, predicate) -> None:
         bad = _BAD_CHARS.search(part)
         if bad:
             raise CandidateError(f"control character U+{ord(bad.group()):04X} in a term / caractère de contrôle refusé",
-                                 status=422, where=where)
+                                 reason=InputError.INVALID, where=where)
     try:
         if isinstance(term, rdflib.URIRef):
             pyoxigraph.NamedNode(str(term))
@@ -466,7 +463,7 @@ def _check_term(term, lim: Limits, predicate) -> None:
                 pyoxigraph.Literal(str(term), datatype=pyoxigraph.NamedNode(str(term.datatype)))
     except ValueError as exc:
         raise CandidateError(f"not a valid RDF term '{_short(term, 80)}': {_short(exc, 120)} / terme RDF invalide",
-                             status=400, where=where) from None
+                             reason=InputError.MALFORMED, where=where) from None
 
 
 # -- reading what people send --------------------------------------------------------------------
@@ -485,13 +482,13 @@ def _refuse_remote_contexts(value, path="$") -> None:
         for key, item in value.items():
             if key == "@import":
                 raise CandidateError("JSON-LD @import is not allowed: contexts must be inline / @import interdit",
-                                     status=400, where=path)
+                                     reason=InputError.MALFORMED, where=path)
             if key == "@context":
                 for ctx in item if isinstance(item, list) else [item]:
                     if isinstance(ctx, str):
                         raise CandidateError(
                             f"JSON-LD context by reference ('{ctx[:80]}') is not fetched: give it inline "
-                            "/ contexte JSON-LD distant refusé : donnez-le en ligne", status=400, where=f"{path}.@context")
+                            "/ contexte JSON-LD distant refusé : donnez-le en ligne", reason=InputError.MALFORMED, where=f"{path}.@context")
                     _refuse_remote_contexts(ctx, f"{path}.@context")
             else:
                 _refuse_remote_contexts(item, f"{path}.{_short(key, 40)}")
@@ -509,18 +506,18 @@ def _decode(content: bytes) -> str:
     for mark, name in _OTHER_ENCODINGS:
         if content.startswith(mark):
             raise CandidateError(f"body is {name} (byte-order mark): send UTF-8 / le corps est en {name} : "
-                                 "envoyez de l'UTF-8", status=400, where="byte 0")
+                                 "envoyez de l'UTF-8", reason=InputError.MALFORMED, where="byte 0")
     if content.startswith(b"\xef\xbb\xbf"):
         content = content[3:]
     try:
         text = content.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = content.count(b"\n", 0, exc.start) + 1
-        raise CandidateError(f"body is not UTF-8 (byte {exc.start}) / le corps n'est pas en UTF-8", status=400,
+        raise CandidateError(f"body is not UTF-8 (byte {exc.start}) / le corps n'est pas en UTF-8", reason=InputError.MALFORMED,
                              where=f"line {line}") from None
     nul = text.find("\x00")
     if nul >= 0:
-        raise CandidateError("NUL byte in the body / octet NUL dans le corps", status=400,
+        raise CandidateError("NUL byte in the body / octet NUL dans le corps", reason=InputError.MALFORMED,
                              where=_line_column(text, nul))
     return text
 
@@ -545,12 +542,12 @@ def _json(text: str, lim: Limits | None = None):
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise CandidateError(f"invalid JSON: {exc.msg} / JSON invalide", status=400,
+        raise CandidateError(f"invalid JSON: {exc.msg} / JSON invalide", reason=InputError.MALFORMED,
                              where=f"line {exc.lineno}, column {exc.colno}") from None
     except RecursionError:
         raise _too_large("JSON nested too deeply", "JSON trop imbriqué", lim.depth, "PTCE_KG_CANDIDATE_MAX_DEPTH") from None
     except ValueError as exc:  # integers of more than 4,300 digits
-        raise CandidateError(f"invalid JSON: {_short(exc, 80)} / JSON invalide (nombre trop grand)", status=400) from None
+        raise CandidateError(f"invalid JSON: {_short(exc, 80)} / JSON invalide (nombre trop grand)", reason=InputError.MALFORMED) from None
     _depth(data, lim)
     return data
 
@@ -570,7 +567,7 @@ class _YamlGuard(yaml.composer.Composer):
         return f"line {mark.line + 1}, column {mark.column + 1}" if mark else None
 
     def _refuse(self, en: str, fr: str, mark) -> CandidateError:
-        return CandidateError(f"{en} / {fr}", status=400, where=self._where(mark))
+        return CandidateError(f"{en} / {fr}", reason=InputError.MALFORMED, where=self._where(mark))
 
     def compose_node(self, parent, index):
         event = self.peek_event()
@@ -653,7 +650,7 @@ def _plain(value, parts=()):
                 key = json.dumps(key)
             elif not isinstance(key, str):
                 raise CandidateError(f"keys must be strings, not {type(key).__name__} / les clés doivent être des "
-                                     "chaînes", status=422, where=_path(parts))
+                                     "chaînes", reason=InputError.INVALID, where=_path(parts))
             out[key] = _plain(item, (*parts, key))
         return out
     if isinstance(value, (list, tuple)):
@@ -663,7 +660,7 @@ def _plain(value, parts=()):
     if isinstance(value, (str, int, float, bool)) or value is None:
         return value
     raise CandidateError(f"unexpected value of type {type(value).__name__} / valeur d'un type inattendu",
-                         status=422, where=_path(parts))
+                         reason=InputError.INVALID, where=_path(parts))
 
 
 # -- RDF -----------------------------------------------------------------------------------------
@@ -680,7 +677,7 @@ def _parse_failure(exc: Exception, kind: str) -> CandidateError:
         why = getattr(exc, "_why", None) or getattr(exc, "getMessage", lambda: None)() or str(exc)
         lines = str(why).strip().splitlines()
         message = _short(lines[0]) if lines else type(exc).__name__
-    return CandidateError(f"{kind} does not parse: {message} / l'entrée ne se lit pas", status=400, where=where)
+    return CandidateError(f"{kind} does not parse: {message} / l'entrée ne se lit pas", reason=InputError.MALFORMED, where=where)
 
 
 # Turtle and N-Triples strings, IRIs, comments and the rest, for one linear pass before rdflib, whose parsers
@@ -722,11 +719,11 @@ def _rdf(text: str, kind: str, lim: Limits) -> rdflib.Graph:
         _refuse_remote_contexts(_json(text, lim))
     if kind == "xml":
         if re.search(r"<!DOCTYPE|<!ENTITY", text, re.IGNORECASE):
-            raise CandidateError("RDF/XML with a DOCTYPE or ENTITY declaration is refused / DOCTYPE refusé", status=400)
+            raise CandidateError("RDF/XML with a DOCTYPE or ENTITY declaration is refused / DOCTYPE refusé", reason=InputError.MALFORMED)
         declared = re.match(r"\s*<\?xml[^>]*?encoding\s*=\s*[\"']([^\"']*)", text)
         if declared and declared.group(1).lower().replace("_", "-") not in ("utf-8", "utf8", "us-ascii", "ascii"):
             raise CandidateError(f"RDF/XML must be UTF-8, not '{_short(declared.group(1), 40)}' / "
-                                 "le RDF/XML doit être en UTF-8", status=400, where="line 1")
+                                 "le RDF/XML doit être en UTF-8", reason=InputError.MALFORMED, where="line 1")
     sink = _BoundedStore(lim)
     graph = rdflib.Graph(store=sink)
     try:
@@ -747,10 +744,10 @@ def read(content: bytes, kind: str, store=None) -> rdflib.Graph:
     """Parse what a person sent. `kind`: turtle, json-ld, xml, nt, form, form-yaml, or json (sniffed).
     Returns the candidate's graph, or raises CandidateError (400, 413, 415, 422) — never anything else."""
     if len(content) > MAX_BYTES:
-        raise CandidateError(f"input larger than {MAX_BYTES} bytes / entrée trop volumineuse", status=413)
+        raise CandidateError(f"input larger than {MAX_BYTES} bytes / entrée trop volumineuse", reason=InputError.TOO_LARGE)
     lim = limits()
     if kind not in ("turtle", "json-ld", "xml", "nt", "form", "form-yaml", "json"):
-        raise CandidateError(f"unsupported input format '{_short(kind, 40)}' / format non pris en charge", status=415)
+        raise CandidateError(f"unsupported input format '{_short(kind, 40)}' / format non pris en charge", reason=InputError.UNSUPPORTED)
     text = _decode(bytes(content))
     data = None
     if kind == "json":  # a plain form, or JSON-LD if it speaks JSON-LD
@@ -759,14 +756,14 @@ def read(content: bytes, kind: str, store=None) -> rdflib.Graph:
     if kind == "form":
         data = _json(text, lim) if data is None else data
         if not isinstance(data, dict):
-            raise CandidateError("the form must be a JSON object / le formulaire doit être un objet JSON", status=422)
+            raise CandidateError("the form must be a JSON object / le formulaire doit être un objet JSON", reason=InputError.INVALID)
         return from_form(data, store)
     if kind == "form-yaml":
         data = _yaml(text, lim)
         if not isinstance(data, dict):
-            raise CandidateError("the form must be a mapping / le formulaire doit être un dictionnaire", status=422)
+            raise CandidateError("the form must be a mapping / le formulaire doit être un dictionnaire", reason=InputError.INVALID)
         return from_form(_plain(data), store)
     graph = _rdf(text, kind, lim)
     if not any(graph.subjects(RDF.type, PTCE.PTCE)):
-        raise CandidateError("no ptce:PTCE in the input / aucun ptce:PTCE dans l'entrée", status=422)
+        raise CandidateError("no ptce:PTCE in the input / aucun ptce:PTCE dans l'entrée", reason=InputError.INVALID)
     return graph

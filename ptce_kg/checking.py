@@ -11,25 +11,27 @@ import datetime as dt
 from dataclasses import dataclass
 
 from . import candidate, eligibility
+from .errors import InputError
 
 
 @dataclass(frozen=True)
 class Refusal:
-    """A candidate that cannot be checked (candidate.CandidateError, carried across processes)."""
+    """A candidate that cannot be checked (candidate.CandidateError, carried across processes): the message, the
+    reason (errors.InputError.MALFORMED, TOO_LARGE, UNSUPPORTED, INVALID) and where."""
     message: str
-    status: int
+    reason: str
     where: str | None = None
 
 
 def _refusal(exc: candidate.CandidateError) -> Refusal:
-    return Refusal(str(exc), exc.status, exc.where)
+    return Refusal(str(exc), exc.reason, exc.where)
 
 
 def _evaluate(graph, store, snapshot: str | None, rules: str, as_of: dt.date | None):
     try:
         version = eligibility.ruleset_version(rules, as_of)
     except eligibility.RuleSetError as exc:
-        return Refusal(str(exc), 422, "as_of")
+        return Refusal(str(exc), InputError.INVALID, "as_of")
     return eligibility.evaluate(eligibility.complete_from_store(graph, store), snapshot, version.name, as_of), graph
 
 

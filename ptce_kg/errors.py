@@ -28,3 +28,21 @@ class BuildError(PtceKgError):
 
 class StoreError(PtceKgError):
     pass
+
+
+class InputError(PtceKgError):
+    """Input that cannot be used, and why in the domain's words: `reason` is one of the constants below (the
+    service maps each to an HTTP status, api/errors.py; the command line exits 2), `where` the place in the
+    input (a field path, `line N`, a header) when one can be named."""
+
+    MALFORMED = "malformed"  # does not parse, or is refused before parsing (encoding, DOCTYPE, remote context)
+    TOO_LARGE = "too-large"  # past a size or count limit (the message names the limit and its setting)
+    UNSUPPORTED = "unsupported"  # a format that is not read
+    INVALID = "invalid"  # parses, but breaks the schema or names what the graph does not hold
+    REASONS = (MALFORMED, TOO_LARGE, UNSUPPORTED, INVALID)
+
+    def __init__(self, message: str, reason: str = MALFORMED, where: str | None = None):
+        if reason not in self.REASONS:
+            raise ValueError(f"unknown input-error reason {reason!r}")
+        self.reason, self.where = reason, where
+        super().__init__(f"{where}: {message}" if where else message)

@@ -15,6 +15,7 @@ import pytest
 from conftest import form_variant
 
 from ptce_kg import candidate, cli, eligibility
+from ptce_kg.errors import InputError
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "candidates"
 ELIGIBLE = json.loads((FIXTURES / "eligible.json").read_text(encoding="utf-8"))
@@ -257,7 +258,7 @@ def test_existing_candidates_stay_valid_and_article_9_is_unchanged(store):
     assert report.verdict == "eligible" and "scope_note" not in report.as_dict()
     with pytest.raises(candidate.CandidateError) as err:
         candidate.from_form(variant(legal_personality="natural-person"), store)  # not a pôle's
-    assert err.value.status == 422 and err.value.where == "legal_personality"
+    assert err.value.reason == InputError.INVALID and err.value.where == "legal_personality"
 
 
 def test_the_2015_call_reaches_the_decret_in_the_graph(store):

@@ -14,6 +14,7 @@ from conftest import form_variant
 import rdflib
 
 from ptce_kg import candidate, eligibility
+from ptce_kg.errors import InputError
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "candidates"
 ELIGIBLE = json.loads((FIXTURES / "eligible.json").read_text(encoding="utf-8"))
@@ -340,7 +341,7 @@ def test_ami_verdicts(store):
 def test_unknown_programme_in_awards_is_refused(store):
     with pytest.raises(candidate.CandidateError) as err:
         candidate.from_form(variant(awards=["aap-2099"]), store)
-    assert err.value.status == 422 and err.value.where == "awards/0"
+    assert err.value.reason == InputError.INVALID and err.value.where == "awards/0"
 
 
 def test_ami_over_http_uses_the_awards_in_the_graph(server):

@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from ptce_kg import candidate
+from ptce_kg.errors import InputError
 
 from .conftest import SERVER_MEMORY_BOUND, assert_serves_others
 
@@ -204,7 +205,7 @@ def test_limits_follow_the_settings(monkeypatch):
     assert candidate.schema()["properties"]["perimeter"]["maxItems"] == 3
     with pytest.raises(candidate.CandidateError) as refused:
         candidate.from_form(form)
-    assert refused.value.status == 413 and refused.value.where == "perimeter" and "limit 3" in str(refused.value)
+    assert refused.value.reason == InputError.TOO_LARGE and refused.value.where == "perimeter" and "limit 3" in str(refused.value)
     monkeypatch.setenv("PTCE_KG_CANDIDATE_MAX_TRIPLES", "3")
     with pytest.raises(candidate.CandidateError) as refused:
         candidate.read(_ntriples(3), "nt")

@@ -26,11 +26,12 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from ptce_kg import candidate
+from ptce_kg.errors import InputError
 
 from . import EXAMPLE_SECONDS
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "candidates"
-STATUSES = {400, 413, 415, 422}
+REASONS = set(InputError.REASONS)  # each mapped to a status below 500 (api/errors.py)
 KINDS = ["turtle", "json-ld", "xml", "nt", "form", "form-yaml", "json"]
 LIMITS = candidate.limits()
 
@@ -88,7 +89,7 @@ def holds(call):
     try:
         graph = call()
     except candidate.CandidateError as exc:
-        assert exc.status in STATUSES, f"status {exc.status}: {exc}"
+        assert exc.reason in REASONS, f"reason {exc.reason}: {exc}"
         assert " / " in str(exc), f"message not in both languages: {exc}"
         outcome = exc
     else:
@@ -151,7 +152,7 @@ def test_token_soup(store, kind, pieces):
 def test_unknown_kinds_are_415(kind):
     assume(kind not in KINDS)
     outcome = holds(lambda: candidate.read(ELIGIBLE_TTL, kind))
-    assert isinstance(outcome, candidate.CandidateError) and outcome.status == 415
+    assert isinstance(outcome, candidate.CandidateError) and outcome.reason == InputError.UNSUPPORTED
 
 
 # -- byte-level mutations of the fixtures --------------------------------------------------------
@@ -343,7 +344,7 @@ def test_yaml_anchors_and_aliases_are_always_refused(loader, value, data):
     started = time.monotonic()
     with pytest.raises(candidate.CandidateError) as refused:
         candidate._yaml(text, LIMITS, loader)
-    assert refused.value.status == 400 and refused.value.where.startswith("line ")
+    assert refused.value.reason == InputError.MALFORMED and refused.value.where.startswith("line ")
     assert "anchors" in str(refused.value) or "aliases" in str(refused.value)
     assert time.monotonic() - started < EXAMPLE_SECONDS
 
