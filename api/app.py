@@ -20,6 +20,7 @@ from . import limits
 from .limits import ClientLimits
 from .security import ResponseHeaders
 from . import batch, eligibility, home, i18n, linked_data, maps, pages, publication, sparql
+from . import reconcile, search
 from . import changes
 
 HERE = Path(__file__).resolve().parent
@@ -66,6 +67,8 @@ def create_app(cfg: Settings | None = None) -> FastAPI:
     app.include_router(batch.router)  # before eligibility's /eligibility/{ptce_id}
     app.include_router(eligibility.router)
     app.include_router(pages.router)
+    app.include_router(search.router)  # /search and /reconcile (README, "Search and reconciliation")
+    app.include_router(reconcile.router)
     app.include_router(maps.router)
     app.include_router(publication.router)
     app.include_router(changes.router)  # /changes, and /id/changes before linked data's /id/…

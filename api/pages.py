@@ -1,12 +1,10 @@
-"""Pages for people: search, statistics (charts drawn server-side, each with its SPARQL query), PTCE pages."""
+"""Pages for people (search is api/search.py): statistics (charts drawn server-side, each with its SPARQL query), PTCE pages."""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from urllib.parse import quote
 
-import pyoxigraph
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
@@ -55,22 +53,6 @@ def stats(request: Request):
     store = request.app.state.live.get_or_none()
     return request.app.state.templates.TemplateResponse(
         request, "stats.html", {"charts": chart_data(store) if store is not None else []})
-
-
-@router.get("/search", response_class=HTMLResponse, summary="Recherche / search by name or commune")
-def search(request: Request, q: str = ""):
-    store = request.app.state.live.get_or_none()
-    term = q.strip().lower()[:100]
-    results = []
-    if store is not None and term:
-        text = (RDF_DIR / "search.rq").read_text(encoding="utf-8")
-        literal = str(pyoxigraph.Literal(term))  # a SPARQL string literal, escaped by pyoxigraph
-        # Inlined where the filters use it (a BIND outside the UNION branches would not reach them).
-        text = re.sub(r"\?q\b", lambda m: literal, text.split("SELECT", 1)[1])
-        text = (RDF_DIR / "search.rq").read_text(encoding="utf-8").split("SELECT", 1)[0] + "SELECT" + text
-        for row in queries.rows(store, text):
-            results.append({**row, "href": "/" + row["ptce"].split("https://w3id.org/ptce-kg/", 1)[1]})
-    return request.app.state.templates.TemplateResponse(request, "search.html", {"q": q, "results": results})
 
 
 def _local(iri: str) -> str:

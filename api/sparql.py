@@ -128,6 +128,14 @@ async def sparql(request: Request) -> Response:
     if len(params["query"]) != 1:
         return _error(400, "Un seul paramètre query est permis.", "Exactly one query parameter is allowed.")
     text = params["query"][0]
+    # -- text search (api/search.py): SERVICE <https://w3id.org/ptce-kg/search> blocks become VALUES rows --
+    if "search" in text:
+        from .search import expand_sparql
+        try:
+            text = await run_in_threadpool(expand_sparql, request, text)
+        except QueryRefused as refused:
+            return _error(refused.status, refused.fr, refused.en, refused.detail)
+    # -- end of text search --
     client = request.client.host if request.client else "-"
     wait = request.app.state.limits.acquire(client)
     if wait is not None:

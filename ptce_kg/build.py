@@ -213,6 +213,10 @@ def build(store_path: str | Path | None = None, *, sources: list[Source] | None 
             raise BuildError("contradictions between statements, nothing published / contradictions entre "
                              "déclarations, rien n'est publié:\n" + describe(contradictions))
         store.flush()
+        from .search import build_index  # the text index, beside the store: CURRENT switches both at once
+
+        progress("[search] indexing…")
+        build_index(store, root, build_dir.name)
         if with_dumps:
             from .export import export
 
