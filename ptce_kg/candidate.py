@@ -37,7 +37,6 @@ ROV = rdflib.Namespace("http://www.w3.org/ns/regorg#")
 CCCEV = rdflib.Namespace("http://data.europa.eu/m8g/")
 ID = "https://w3id.org/ptce-kg/id/"
 CODE = "https://w3id.org/ptce-kg/code/"
-MAX_BYTES = 1024 * 1024
 MESSAGE_CHARS = 200  # what a message quotes of the input, at most
 # Namespace prefixes bound while a candidate is parsed (rdflib's own ~30 included): rdflib inserts each into a
 # trie in linear time, so 30,000 `@prefix` lines (900 KB) took 40 s. A candidate needs a dozen.
@@ -743,8 +742,9 @@ def _rdf(text: str, kind: str, lim: Limits) -> rdflib.Graph:
 def read(content: bytes, kind: str, store=None) -> rdflib.Graph:
     """Parse what a person sent. `kind`: turtle, json-ld, xml, nt, form, form-yaml, or json (sniffed).
     Returns the candidate's graph, or raises CandidateError (400, 413, 415, 422) — never anything else."""
-    if len(content) > MAX_BYTES:
-        raise CandidateError(f"input larger than {MAX_BYTES} bytes / entrée trop volumineuse", reason=InputError.TOO_LARGE)
+    limit = settings().max_body_bytes  # the service's body limit (PTCE_KG_MAX_BODY), for the command line too
+    if len(content) > limit:
+        raise _too_large("input too large", "entrée trop volumineuse", limit, "PTCE_KG_MAX_BODY")
     lim = limits()
     if kind not in ("turtle", "json-ld", "xml", "nt", "form", "form-yaml", "json"):
         raise CandidateError(f"unsupported input format '{_short(kind, 40)}' / format non pris en charge", reason=InputError.UNSUPPORTED)

@@ -14,6 +14,7 @@ from conftest import form_variant
 import rdflib
 
 from ptce_kg import candidate, eligibility
+from ptce_kg.config import settings
 from ptce_kg.errors import InputError
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "candidates"
@@ -226,7 +227,7 @@ def test_openapi_documents_the_report(server):
     (b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY e SYSTEM "file:///etc/passwd">]><rdf:RDF '
      b'xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">&e;</rdf:RDF>', "application/rdf+xml", 400, "DOCTYPE"),
     (b"\xff\xfe not utf-8", "text/turtle", 400, "UTF-8"),
-    (b"x" * (candidate.MAX_BYTES + 10), "text/turtle", 413, "larger"),
+    (b"x" * (settings().max_body_bytes + 10), "text/turtle", 413, "larger"),
     (b"{}", "application/x-unknown", 415, "Unsupported"),
 ])
 def test_hostile_or_broken_input_gets_a_clear_4xx(server, content, ctype, status, words):

@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from ptce_kg import candidate
+from ptce_kg.config import settings
 from ptce_kg.errors import InputError
 
 from .conftest import SERVER_MEMORY_BOUND, assert_serves_others
@@ -78,7 +79,7 @@ def test_turtle_perimeter_of_every_commune_is_refused_by_the_limit(target, commu
     turtle = ("@prefix ptce: <https://w3id.org/ptce-kg/def#> .\n@prefix c: <https://w3id.org/ptce-kg/id/commune/> .\n"
               "<https://w3id.org/ptce-kg/id/candidate/partout> a ptce:PTCE ;\n  ptce:perimeter "
               + ", ".join(f"c:{code}" for code in communes) + " .\n").encode()
-    assert len(turtle) < candidate.MAX_BYTES  # within the body limit: the candidate limits must stop it
+    assert len(turtle) < settings().max_body_bytes  # within the body limit: the candidate limits must stop it
     before = target.rss
     response, elapsed = post(target.base, turtle, "text/turtle")
     assert response.status_code in (413, 422), response.text[:300]
