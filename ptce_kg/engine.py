@@ -304,34 +304,32 @@ class _Receiver:
     non-blocking reads): no thread hop and no blocking read, however large the answer.
 
     The worker writes with `Connection.send`, whose framing is a 4-byte big-endian length (-1 then an
-    8-byte length past 2 GiB) and the pickled object; the reads use MSG_DONTWAIT on a duplicate of the
-    socket, so the connection itself stays blocking for the pool's sends."""
+    8-byte length past 2 GiB) and the pickled object; the reads use MSG_DONTWAIT on the worker's duplicate
+    of the socket (`_Worker.reader`), so the connection itself stays blocking for the pool's sends. A worker
+    sends one message per job and then waits for the next job, so a read never takes bytes of another."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, fd: int):
-        self.loop, self.fd = loop, fd
-        self.sock = socket.socket(fileno=os.dup(fd))
+    def __init__(self, loop: asyncio.AbstractEventLoop, sock: socket.socket):
+        self.loop, self.sock, self.fd = loop, sock, sock.fileno()
         self.future = loop.create_future()
         self.buffer = bytearray()
         self.size: int | None = None
         self.start = 4
-        loop.add_reader(fd, self._readable)
+        loop.add_reader(self.fd, self._readable)
 
     def _readable(self) -> None:
         try:
             while True:
-                want = (self.start - len(self.buffer)) if self.size is None else \
-                    (self.start + self.size - len(self.buffer))
-                chunk = self.sock.recv(min(want, 1 << 20), socket.MSG_DONTWAIT)  # never past this message
+                chunk = self.sock.recv(1 << 20 if self.size is None else
+                                       min(self.start + self.size - len(self.buffer), 1 << 20), socket.MSG_DONTWAIT)
                 if not chunk:
                     raise EOFError("the worker closed its end")
                 self.buffer += chunk
-                if self.size is None and len(self.buffer) >= self.start:
+                if self.size is None and len(self.buffer) >= 4:
                     size = struct.unpack("!i", self.buffer[:4])[0]
                     if size == -1:
-                        if self.start == 4:
-                            self.start = 12
+                        if len(self.buffer) < 12:
                             continue
-                        size = struct.unpack("!Q", self.buffer[4:12])[0]
+                        self.start, size = 12, struct.unpack("!Q", self.buffer[4:12])[0]
                     self.size = size
                 if self.size is not None and len(self.buffer) >= self.start + self.size:
                     self._finish(pickle.loads(memoryview(self.buffer)[self.start:self.start + self.size]))
@@ -351,7 +349,6 @@ class _Receiver:
 
     def close(self) -> None:
         self.loop.remove_reader(self.fd)
-        self.sock.close()
 
 
 @dataclass
@@ -359,6 +356,12 @@ class _Worker:
     process: mp.process.BaseProcess
     conn: object
     jobs: int = field(default=0)
+    reader: socket.socket | None = None  # a duplicate of conn's socket, read without blocking (_Receiver)
+
+    def socket_for_reading(self) -> socket.socket:
+        if self.reader is None:
+            self.reader = socket.socket(fileno=os.dup(self.conn.fileno()))
+        return self.reader
 
 
 # How a worker that died is reported: an aborted allocation (Rust aborts on out-of-memory) or a kill by the
@@ -402,6 +405,9 @@ class QueryPool:
     def _retire(self, worker: _Worker) -> int | None:
         worker.process.kill()
         worker.process.join(timeout=5)
+        if worker.reader is not None:
+            worker.reader.close()
+        worker.conn.close()
         with self._lock:
             self._all.discard(worker.process)
         return worker.process.exitcode
@@ -470,7 +476,7 @@ class QueryPool:
         remaining = max(0.0, timeout - (time.monotonic() - started))
         try:
             worker.conn.send(job)  # the worker waits in recv: it reads the job as it is written
-            receiving = _Receiver(loop, worker.conn.fileno())
+            receiving = _Receiver(loop, worker.socket_for_reading())
             try:
                 outcome = await asyncio.wait_for(receiving.future, remaining)
             except asyncio.TimeoutError:
