@@ -464,6 +464,17 @@ _open: dict[str, SearchIndex] = {}
 _open_lock = threading.Lock()
 
 
+def _schema(path: Path) -> int | None:
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            return int(db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()[0])
+        finally:
+            db.close()
+    except (sqlite3.Error, TypeError, ValueError):
+        return None
+
+
 def for_root(root) -> SearchIndex | None:
     """The index of the published build of a StoreRoot or RemoteRoot, built from the graph if the build has
     none yet (an authorised update); None when nothing is published."""
@@ -476,7 +487,7 @@ def for_root(root) -> SearchIndex | None:
         index = _open.get(key)
         if index is not None:
             return index
-        if not path.is_file():
+        if not path.is_file() or _schema(path) != SCHEMA_VERSION:  # none yet, or written by another version
             build_index(root.open_read(), root, name)
         for old in list(_open):  # one open index per root: the previous build's is let go (requests still
             if Path(old).parent == path.parent:  # reading it keep it open until they are done)

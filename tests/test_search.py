@@ -57,6 +57,14 @@ def test_an_update_gets_its_own_index_built_from_the_graph(own_root):
     assert [h.iri for h in after.search("zorglubienne").hits] == [ID + "ptce/zorglub"]
 
 
+def test_an_index_of_another_version_is_built_again(own_root):
+    path = search.index_path(own_root, own_root.current_name())
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"")  # not an index of this version (here: not even a database)
+    index = search.for_root(own_root)
+    assert index.search("cluster jura").hits[0].iri == ID + "ptce/cluster-jura"
+
+
 @pytest.fixture()
 def own_root(built_store, tmp_path):
     """A private copy of the published build (a RocksDB checkpoint) without its index."""
@@ -186,6 +194,20 @@ def test_an_unreadable_search_block_gets_400_and_other_services_stay_refused(emb
     assert response.status_code == 400 and "search" in response.text
     other = """SELECT * WHERE { SERVICE <https://example.org/search> { ?x ?p ?o } }"""
     assert sparql(embedded_server, other).status_code == 403
+
+
+def test_the_command_line_answers_search_blocks_too(built_store):
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    done = subprocess.run([sys.executable, "-m", "ptce_kg.cli", "query", "--store", str(built_store), "--format", "csv",
+                           "text-search-circular-economy-ptce"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].split(",")[:3] == ["ptce", "name", "score"]
+    assert lines[1].startswith(ID + "ptce/textile-circulaire-occitanie,")
 
 
 def test_research_query_scic_by_region(server):
