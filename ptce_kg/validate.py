@@ -11,6 +11,7 @@ import rdflib
 from rdflib.namespace import RDF, SH
 
 from . import shacl
+from .rdf import graph
 from .config import SHAPES_DIR
 
 
@@ -32,9 +33,15 @@ class ValidationSummary:
                             for (f, s, sev), n in sorted(self.counts.items())]}
 
 
+# Graphs no shape of shapes/ looks at, left out of validation: the contours and points of every commune
+# (ingest/geometry, ~300k triples of long WKT literals) doubled the time and the memory of `ptce-kg validate`.
+UNSHAPED_GRAPHS = frozenset({graph("geometry")})
+
+
 def load_graph(store: pyoxigraph.Store) -> rdflib.Graph:
-    """Every triple of every named graph, as one rdflib graph (pySHACL works on rdflib graphs)."""
-    data = pyoxigraph.serialize((q.triple for q in store.quads_for_pattern(None, None, None, None)),
+    """Every triple of every named graph but UNSHAPED_GRAPHS, as one rdflib graph (pySHACL works on rdflib)."""
+    data = pyoxigraph.serialize((q.triple for q in store.quads_for_pattern(None, None, None, None)
+                                 if q.graph_name not in UNSHAPED_GRAPHS),
                                 format=pyoxigraph.RdfFormat.N_TRIPLES)
     graph = rdflib.Graph()
     graph.parse(data=data.decode("utf-8"), format="nt")
