@@ -5,7 +5,7 @@ JSON), `/search/suggest` for the header box's autocomplete, and the SPARQL hook 
 from __future__ import annotations
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import JSONResponse
 from markupsafe import Markup, escape
 
 from ptce_kg import search as text_search

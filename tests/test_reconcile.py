@@ -8,7 +8,6 @@ import json
 from pathlib import Path
 
 import httpx
-import pytest
 
 ID = "https://w3id.org/ptce-kg/id/"
 DEF = "https://w3id.org/ptce-kg/def#"

@@ -10,7 +10,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import UPDATE_TOKEN
 from ptce_kg import search
 
 ID = "https://w3id.org/ptce-kg/id/"
