@@ -1,4 +1,5 @@
-"""French first, English on request: `?lang=en` (or `?lang=fr`) switches and is remembered in a cookie.
+"""French first, English on request: `?lang=en` (or `?lang=fr`) switches and is remembered in a cookie (set
+by the response-headers middleware, api/security.py).
 
 Templates call t("texte", "text"); `lang` goes to <html lang>, and `switch_href` is the same page in the
 other language.
@@ -9,7 +10,6 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from fastapi import Request
-from starlette.middleware.base import BaseHTTPMiddleware
 
 LANGS = ("fr", "en")
 COOKIE = "lang"
@@ -27,17 +27,6 @@ def chosen(request: Request) -> str:
         return asked
     remembered = request.cookies.get(COOKIE)
     return remembered if remembered in LANGS else "fr"
-
-
-class LanguageCookie(BaseHTTPMiddleware):
-    """Remember an explicit ?lang= choice for the next pages."""
-
-    async def dispatch(self, request, call_next):
-        response = await call_next(request)
-        asked = request.query_params.get("lang")
-        if asked in LANGS and response.headers.get("content-type", "").startswith("text/html"):
-            response.set_cookie(COOKIE, asked, max_age=365 * 24 * 3600, samesite="lax", httponly=True)
-        return response
 
 
 def context(request: Request) -> dict:
