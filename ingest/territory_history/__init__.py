@@ -1,0 +1,3 @@
+from .mapping import TerritoryHistorySource, default_millesimes
+
+__all__ = ["TerritoryHistorySource", "default_millesimes"]
