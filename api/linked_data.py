@@ -123,6 +123,9 @@ def document(request: Request, path: str) -> Response:
     if fmt != "html":
         return rdf_response(found.triples, fmt, {"Link": links})
     context = page_context(request, found, path)
+    # a former commune says which current commune it was merged into (issue 21; ptce:currentCommune)
+    context["merged_into"] = [v for b in context["blocks"] if b["iri"] == iri for p in b["properties"]
+                              if p["iri"] == "https://w3id.org/ptce-kg/def#currentCommune" for v in p["values"]]
     template = "resource.html"
     if path.startswith("id/ptce/"):
         from .pages import ptce_context
