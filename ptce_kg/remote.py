@@ -3,7 +3,8 @@
 Selected with `PTCE_KG_STORE=sparql+http://host:port/query` (or `sparql+https://`). The update and Graph
 Store Protocol URLs default to Oxigraph server's (`/update`, `/store`) and are set with
 `PTCE_KG_SPARQL_UPDATE` and `PTCE_KG_SPARQL_GSP`; credentials with `PTCE_KG_SPARQL_USER` and
-`PTCE_KG_SPARQL_PASSWORD` (HTTP basic), read from the environment only.
+`PTCE_KG_SPARQL_PASSWORD`, read from the environment only, sent with HTTP basic auth or, with
+`PTCE_KG_SPARQL_AUTH=digest`, digest auth (Virtuoso's `/sparql-auth` and `/sparql-graph-crud-auth`).
 
 `RemoteStore` offers the part of `pyoxigraph.Store` the service uses (query, quads_for_pattern,
 named_graphs), over the standard Query protocol, so the endpoint, the pages, the eligibility checks and the
@@ -40,7 +41,20 @@ BUILD_PREFIX = "https://w3id.org/ptce-kg/id/build/"
 NO_GRAPH = "urn:ptce-kg:no-graph"
 SD_NAMED_GRAPH = "http://www.w3.org/ns/sparql-service-description#NamedGraph"
 DIGEST = "https://w3id.org/ptce-kg/def#contentDigest"
-SWITCH_TIMEOUT_S = 1800.0  # MOVE of a large graph is one long transaction on the server
+SWITCH_TIMEOUT_S = 1800.0
+UPLOAD_CHUNK = 50_000  # triples a Graph Store request
+VIRTUOSO_GEOMETRY = b"http://www.openlinksw.com/schemas/virtrdf#Geometry"
+WKT_LITERAL = b"http://www.opengis.net/ont/geosparql#wktLiteral"  # MOVE of a large graph is one long transaction on the server
+
+
+def _form(text: str) -> str:
+    """SELECT, ASK, CONSTRUCT or DESCRIBE, read by the endpoint's own tokenizer."""
+    from .sparql_guard import analyse
+
+    try:
+        return analyse(text, max_bytes=1 << 30, max_nesting=1 << 20, max_operators=1 << 30).form
+    except Exception:  # noqa: BLE001 - the server will say what is wrong with it
+        return "SELECT"
 
 
 def is_remote(spec: str | os.PathLike | None) -> bool:
@@ -54,16 +68,25 @@ class Endpoint:
     gsp: str
     auth: tuple[str, str] | None = None
     timeout_s: float = 120.0
+    auth_scheme: str = "basic"  # or "digest"
 
     @classmethod
     def from_spec(cls, spec: str) -> "Endpoint":
         query = spec[len(SCHEME):]
         root = query[: -len("/query")] if query.endswith("/query") else query.rstrip("/")
         user, password = os.environ.get("PTCE_KG_SPARQL_USER"), os.environ.get("PTCE_KG_SPARQL_PASSWORD")
+        scheme = (os.environ.get("PTCE_KG_SPARQL_AUTH") or "basic").strip().lower()
+        if scheme not in ("basic", "digest"):
+            raise StoreError(f"PTCE_KG_SPARQL_AUTH must be basic or digest, not {scheme!r}")
         return cls(query=query,
                    update=os.environ.get("PTCE_KG_SPARQL_UPDATE") or root + "/update",
                    gsp=os.environ.get("PTCE_KG_SPARQL_GSP") or root + "/store",
-                   auth=(user, password or "") if user else None)
+                   auth=(user, password or "") if user else None, auth_scheme=scheme)
+
+    def httpx_auth(self):
+        if self.auth is None:
+            return None
+        return httpx.DigestAuth(*self.auth) if self.auth_scheme == "digest" else httpx.BasicAuth(*self.auth)
 
 
 class RemoteStore:
@@ -73,7 +96,7 @@ class RemoteStore:
 
     def __init__(self, endpoint: Endpoint):
         self.endpoint = endpoint
-        self._client = httpx.Client(auth=endpoint.auth, timeout=endpoint.timeout_s)
+        self._client = httpx.Client(auth=endpoint.httpx_auth(), timeout=endpoint.timeout_s)
         self._graphs: tuple[float, list[str]] = (0.0, [])
         self._lock = threading.Lock()
 
@@ -95,18 +118,29 @@ class RemoteStore:
         return [NamedNode(g) for g in self.published_graphs()]
 
     # -- queries ---------------------------------------------------------------------------------
-    def _post(self, text: str, params: dict) -> httpx.Response:
+    def _post(self, text: str, params) -> httpx.Response:
+        # A form (query= and the dataset), which every server reads: Virtuoso 7.2 never answers a POST of
+        # application/sparql-query. One Accept by query form: Virtuoso answers the first type listed, even a
+        # CONSTRUCT in SPARQL results (?s ?p ?o rows).
+        graph_query = _form(text) in ("CONSTRUCT", "DESCRIBE")
+        form: dict[str, list[str]] = {"query": [text]}
+        for key, value in params:
+            form.setdefault(key, []).append(value)
         try:
             response = self._client.post(
-                self.endpoint.query, params=params, content=text.encode("utf-8"),
-                headers={"Content-Type": "application/sparql-query",
-                         "Accept": "application/sparql-results+json, application/n-triples;q=0.9"})
+                self.endpoint.query, data=form,
+                headers={"Accept": "application/n-triples" if graph_query else "application/sparql-results+json"})
         except httpx.HTTPError as exc:
             raise OSError(f"SPARQL server unreachable at {self.endpoint.query}: {exc}") from exc
         if response.status_code == 400:
             raise SyntaxError(response.text.strip()[:500])
         if response.status_code >= 300:
             raise OSError(f"SPARQL server answered {response.status_code}: {response.text.strip()[:300]}")
+        # Virtuoso answers 200 with part of the result when its own limits cut it (its "anytime" timeout,
+        # its ResultSetMaxRows): never pass a partial answer on as a whole one.
+        if response.headers.get("x-sql-state") or response.headers.get("x-sparql-maxrows"):
+            raise OSError("SPARQL server sent a partial answer: "
+                          f"{response.headers.get('x-sql-message') or 'row limit ' + response.headers.get('x-sparql-maxrows', '')}")
         return response
 
     def _select(self, text: str, params: dict):
@@ -140,10 +174,13 @@ class RemoteStore:
             params += [("named-graph-uri", g) for g in published]
         response = self._post(text, params)
         kind = response.headers.get("content-type", "").split(";")[0].strip()
+        # Virtuoso types the geo:wktLiteral values it stores as its own virtrdf:Geometry: give them back
+        # their datatype (their text is Virtuoso's, coordinates rounded: see the README).
+        content = response.content.replace(VIRTUOSO_GEOMETRY, WKT_LITERAL)
         if kind == "application/sparql-results+json":
-            return pyoxigraph.parse_query_results(response.content, format=QueryResultsFormat.JSON)
+            return pyoxigraph.parse_query_results(content, format=QueryResultsFormat.JSON)
         if kind in ("application/n-triples", "text/plain"):
-            return list(pyoxigraph.parse(response.content, format=RdfFormat.N_TRIPLES))
+            return list(pyoxigraph.parse(content, format=RdfFormat.N_TRIPLES))
         raise OSError(f"unexpected result type from the SPARQL server: {kind or '(none)'}")
 
     def quads_for_pattern(self, subject=None, predicate=None, obj=None, graph=None):
@@ -171,13 +208,20 @@ class RemoteStore:
             self._graphs = (0.0, [])
 
     def put_graph(self, graph: str, ntriples: bytes) -> None:
-        try:
-            response = self._client.put(self.endpoint.gsp, params={"graph": graph}, content=ntriples,
-                                        headers={"Content-Type": "application/n-triples"}, timeout=SWITCH_TIMEOUT_S)
-        except httpx.HTTPError as exc:
-            raise OSError(f"Graph Store unreachable at {self.endpoint.gsp}: {exc}") from exc
-        if response.status_code >= 300:
-            raise OSError(f"Graph Store PUT answered {response.status_code}: {response.text.strip()[:300]}")
+        """PUT the first UPLOAD_CHUNK triples, POST (add) the others by as many: Virtuoso stalls on lock waits
+        loading a few hundred thousand triples in one request; the graph is a staging or unpublished one,
+        invisible until the switch, so loading it in parts changes nothing for readers."""
+        lines = ntriples.splitlines(keepends=True)  # N-Triples: one triple a line
+        for start in range(0, max(len(lines), 1), UPLOAD_CHUNK):
+            method = "PUT" if start == 0 else "POST"
+            try:
+                response = self._client.request(
+                    method, self.endpoint.gsp, params={"graph": graph}, content=b"".join(lines[start:start + UPLOAD_CHUNK]),
+                    headers={"Content-Type": "application/n-triples"}, timeout=SWITCH_TIMEOUT_S)
+            except httpx.HTTPError as exc:
+                raise OSError(f"Graph Store unreachable at {self.endpoint.gsp}: {exc}") from exc
+            if response.status_code >= 300:
+                raise OSError(f"Graph Store {method} answered {response.status_code}: {response.text.strip()[:300]}")
 
 
 class RemoteRoot:

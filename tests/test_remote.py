@@ -1,13 +1,78 @@
-"""The same service on an existing SPARQL server (Oxigraph server from PyPI, started by the tests)."""
+"""The same service on an existing SPARQL server: Oxigraph server (PyPI) and Virtuoso (Debian), started by the tests.
+
+Each test runs on both engines (`engine`); Virtuoso's are skipped, saying why, when `virtuoso-t` is not
+installed (`make virtuoso` installs it when run as root).
+"""
 
 from __future__ import annotations
 
+import os
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 import pytest
 
+import virtuoso
+from conftest import SERVER_SETTINGS, free_port, start_server, stop
 from ptce_kg import queries
+
+
+@dataclass
+class Engine:
+    name: str
+    spec: str
+    cache: Path
+    server: str = ""
+    env: dict = field(default_factory=dict)  # how ptce-kg reaches the engine's update and Graph Store endpoints
+
+
+def _with_env(env: dict, action):
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        return action()
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+@pytest.fixture(scope="session")
+def virtuoso_engine(tmp_path_factory):
+    """A new Virtuoso database on loopback, the full graph built into it through digest-authenticated
+    SPARQL Update and Graph Store endpoints, and `ptce-kg serve` over it."""
+    from ptce_kg.build import build
+
+    if not virtuoso.available():
+        pytest.skip("virtuoso-opensource is not installed (`make virtuoso` installs it when run as root)")
+    process, base = virtuoso.start(tmp_path_factory.mktemp("virtuoso"), free_port(), free_port())
+    cache = tmp_path_factory.mktemp("virtuoso-cache")
+    env = {"PTCE_KG_SPARQL_USER": virtuoso.USER, "PTCE_KG_SPARQL_PASSWORD": virtuoso.PASSWORD,
+           "PTCE_KG_SPARQL_AUTH": "digest", "PTCE_KG_SPARQL_UPDATE": base + "/sparql-auth",
+           "PTCE_KG_SPARQL_GSP": base + "/sparql-graph-crud-auth", "PTCE_KG_REMOTE_CACHE": str(cache)}
+    engine = Engine("virtuoso", f"sparql+{base}/sparql", cache, env=env)
+    try:
+        _with_env(env, lambda: build(engine.spec, progress=lambda message: None))
+        served, engine.server = start_server(engine.spec, **env, **SERVER_SETTINGS)
+    except BaseException:
+        virtuoso.stop(process)
+        raise
+    yield engine
+    stop(served)
+    virtuoso.stop(process)
+
+
+@pytest.fixture(scope="session", params=["oxigraph", "virtuoso"])
+def engine(request) -> Engine:
+    if request.param == "virtuoso":
+        return request.getfixturevalue("virtuoso_engine")
+    spec, cache = request.getfixturevalue("remote_store")
+    return Engine("oxigraph", spec, cache, request.getfixturevalue("remote_server"),
+                  env={"PTCE_KG_REMOTE_CACHE": str(cache)})
 
 
 def _rows(server: str, text: str) -> list[tuple]:
@@ -28,25 +93,72 @@ def json_term(term):
     return (term["type"].replace("typed-literal", "literal"), term["value"], term.get("xml:lang"), datatype)
 
 
+# What an engine does differently, and the back end cannot undo (README, "On an existing SPARQL server").
+# Each is an expected failure that must fail (strict): when the engine or the query changes, it is seen.
+KNOWN = {
+    ("virtuoso", "coverage"): "Virtuoso binds a boolean expression (BIND(… && NOT EXISTS … AS ?in_total)) as "
+                              "xsd:integer 0/1, not xsd:boolean",
+    ("virtuoso", "coverage-per-ptce"): "Virtuoso binds EXISTS and comparisons (BIND(EXISTS {…} AS ?territory)) "
+                                       "as xsd:integer 0/1, not xsd:boolean",
+    ("virtuoso", "ptce-on-2014-map"): "GROUP_CONCAT of French labels: Oxigraph keeps their common language tag "
+                                      "and leaves an empty group unbound, Virtuoso gives a plain string and \"\" "
+                                      "(as SPARQL 1.1 says)",
+    ("virtuoso", "text-search-circular-economy-ptce"): "GROUP_CONCAT of French labels: Oxigraph keeps their "
+                                                       "common language tag, Virtuoso gives a plain string",
+    ("virtuoso", "ptce-on-a-map"): "Virtuoso computes AVG of xsd:decimal coordinates to another number of digits "
+                                   "(45.7798666… differs in its last digits)",
+    ("virtuoso", "communes-of-a-ptce-perimeter"): "Virtuoso stores geo:wktLiteral values as its own geometries "
+                                                 "and writes them back in its own text, coordinates rounded",
+    ("virtuoso", "ptce-near-a-commune"): "Virtuoso does not finish this query (nested sub-selects on "
+                                         "coordinates) within the service's timeout",
+}
+CONCAT = re.compile(r"GROUP_CONCAT\s*\((?:\s*DISTINCT)?\s*\?\w+\s*;\s*separator\s*=\s*(\"[^\"]*\"|'[^']*')\s*\)\s*AS\s+\?(\w+)",
+                    re.IGNORECASE)
+
+
+def _unordered_concats(text: str, server: str) -> list[tuple]:
+    """Rows, with each GROUP_CONCAT cell's parts sorted: SPARQL leaves their order to the engine."""
+    separators = {var: sep[1:-1] for sep, var in CONCAT.findall(text)}
+    rows = _rows(server, text)
+    if not separators:
+        return rows
+    names = httpx.post(server + "/sparql", data={"query": text},
+                       headers={"Accept": "application/sparql-results+json"}, timeout=60).json()["head"]["vars"]
+    def fix(name, cell):
+        if name in separators and cell is not None:
+            return (cell[0], separators[name].join(sorted(cell[1].split(separators[name]))), cell[2], cell[3])
+        return cell
+    return [tuple(fix(n, c) for n, c in zip(names, row)) for row in rows]
+
+
 @pytest.mark.parametrize("name", [q.name for q in queries.all_queries()])
-def test_every_query_gives_identical_results_on_both_back_ends(embedded_server, remote_server, name):
+def test_every_query_gives_identical_results_on_both_back_ends(embedded_server, engine, name):
     text = queries.find(name).text
-    embedded, remote = _rows(embedded_server, text), _rows(remote_server, text)
-    if "ORDER BY" in text.upper():
-        # Same order where the query fixes it; ties may come in another order on another engine.
+
+    def compare():
+        embedded, remote = _unordered_concats(text, embedded_server), _unordered_concats(text, engine.server)
+        # Same rows; ties under ORDER BY may come in another order on another engine.
         assert sorted(embedded, key=repr) == sorted(remote, key=repr)
-        assert len(embedded) == len(remote)
-    else:
-        assert sorted(embedded, key=repr) == sorted(remote, key=repr)
-    assert embedded or name == "organisations-in-several-ptce", f"{name} returns no row"
+        assert embedded or name == "organisations-in-several-ptce", f"{name} returns no row"
+    known = KNOWN.get((engine.name, name))
+    if known is None:
+        compare()
+        return
+    try:
+        compare()
+    except AssertionError:
+        pytest.xfail(known)
+    pytest.fail(f"a known difference of {engine.name} is no longer seen, update KNOWN and the README: {known}")
 
 
-def test_remote_reads_only_published_graphs(remote_store, remote_server):
+def test_remote_reads_only_published_graphs(engine, monkeypatch):
     """A graph written on the server outside a build is invisible to the service."""
     from ptce_kg.remote import RemoteRoot
 
-    spec, cache = remote_store
-    root = RemoteRoot(spec, cache)
+    for key, value in engine.env.items():
+        monkeypatch.setenv(key, value)
+    remote_server = engine.server
+    root = RemoteRoot(engine.spec, engine.cache)
     store = root.open_read()
     store.update('INSERT DATA { GRAPH <https://w3id.org/ptce-kg/graph/staging/x/registry> '
                  '{ <urn:a> a <https://w3id.org/ptce-kg/def#PTCE> } }')
@@ -60,16 +172,10 @@ def test_remote_reads_only_published_graphs(remote_store, remote_server):
     assert not any("staging" in g[0][1] for g in graphs)
 
 
-def test_rebuild_uploads_only_what_changed_and_switches(remote_store):
+def test_rebuild_uploads_only_what_changed_and_switches(engine):
     from ptce_kg.build import build
-    import os
 
-    spec, cache = remote_store
     messages: list[str] = []
-    os.environ["PTCE_KG_REMOTE_CACHE"] = str(cache)
-    try:
-        build(spec, progress=messages.append)
-    finally:
-        os.environ.pop("PTCE_KG_REMOTE_CACHE", None)
+    _with_env(engine.env, lambda: build(engine.spec, progress=messages.append))
     assert any("territories unchanged, kept" in m for m in messages)
     assert any("switched" in m for m in messages)
