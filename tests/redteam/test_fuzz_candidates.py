@@ -26,7 +26,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from ptce_kg import candidate
-from ptce_kg.config import settings
+from ptce_kg.config import settings as ptce_settings
 from ptce_kg.errors import InputError
 
 from . import EXAMPLE_SECONDS
@@ -309,7 +309,7 @@ def test_mutated_graphs(store, graph, fmt):
         content = graph.serialize(format=fmt).encode("utf-8", "surrogatepass")
     except Exception:  # rdflib cannot write some broken terms in some syntaxes: nothing to send
         assume(False)
-    assume(len(content) <= settings().max_body_bytes)
+    assume(len(content) <= ptce_settings().max_body_bytes)
     holds(lambda: candidate.read(content, fmt, store))
 
 
@@ -387,10 +387,10 @@ REPEATED_CASES = [(kind, *case) for kind in KINDS for case in REPEATED[kind]]
 @given(share=st.sampled_from([1.0, 0.5, 0.1]) | st.floats(0, 1))
 def test_large_repeated_inputs(store, kind, before, piece, after, share):
     """The piece as many times as the body limit allows, or a share of that."""
-    room = (settings().max_body_bytes - len(before) - len(after)) // (len(piece) + 6)
+    room = (ptce_settings().max_body_bytes - len(before) - len(after)) // (len(piece) + 6)
     ranks = piece.count(b"%")
     count = max(1, int(room * share))
     body = b"".join(piece % ((i,) * ranks) for i in range(count)) if ranks else piece * count
     content = before + body + after
-    assert len(content) <= settings().max_body_bytes
+    assert len(content) <= ptce_settings().max_body_bytes
     holds(lambda: candidate.read(content, kind, store))
