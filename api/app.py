@@ -20,8 +20,9 @@ from . import limits
 from .limits import ClientLimits
 from .security import ResponseHeaders
 from . import batch, eligibility, home, i18n, linked_data, maps, pages, publication, sparql
-from . import reconcile, search
 from . import changes
+from . import reconcile, search
+from .answers import AnswerCache
 
 HERE = Path(__file__).resolve().parent
 YASGUI_BUILD = NODE_MODULES / "@zazuko" / "yasgui" / "build"
@@ -45,6 +46,7 @@ def create_app(cfg: Settings | None = None) -> FastAPI:
     app.state.settings = cfg
     app.state.pool = pool
     app.state.live = LiveStore(open_root(cfg.store))
+    app.state.answers = AnswerCache(cfg.answer_cache_bytes)  # answers per build (api/answers.py)
     app.state.templates = Jinja2Templates(directory=str(HERE / "templates"), context_processors=[i18n.context])
     # No client may hold every worker: its concurrency stays below the pool size.
     app.state.limits = ClientLimits(min(cfg.client_concurrency, max(1, cfg.workers - 1)), cfg.client_budget_s)

@@ -23,7 +23,7 @@ from ptce_kg import queries as query_files
 from ptce_kg.engine import GRAPH_FORMATS, QueryJob
 from ptce_kg.sparql_guard import QueryRefused, cached_verdict, check_query_cached
 
-from . import negotiation
+from . import answers, negotiation
 from .security import authorised
 from .updates import apply_update
 
@@ -201,8 +201,32 @@ async def _query(request: Request, params: dict, text: str, accept: str | None, 
         max_rows=settings.max_rows,
         max_bytes=settings.max_result_bytes,
     )
+    # -- answers per build (api/answers.py): an unchanged answer is a 304 or a copy, never a second run --
+    cache = request.app.state.answers
+    build = request.app.state.live.root.current_name()
+    key = (job.text, job.results_format, job.graph_format, job.union_default_graph, job.default_graphs,
+           job.named_graphs, job.max_rows, job.max_bytes)
+    if build:
+        tag = answers.etag(build, key)
+        if request.method in ("GET", "HEAD") and answers.matches(request.headers.get("if-none-match"), tag):
+            return Response(status_code=304, headers={"ETag": tag, **CACHING})
+        kept = cache.get(build, tag)
+        if kept is not None:
+            return Response(kept.body, media_type=kept.media_type,
+                            headers={**dict(kept.headers), "ETag": tag, "X-Answer-Cache": "hit", **CACHING})
     outcome = await request.app.state.pool.run(job, client=client)
-    return _answer(outcome, settings)
+    response = _answer(outcome, settings)
+    if outcome.status == "ok" and outcome.build:
+        tag = answers.etag(outcome.build, key)
+        kept_headers = tuple((k, v) for k, v in response.headers.items()
+                             if k.lower() not in ("content-length", "content-type", "vary"))
+        cache.put(outcome.build, tag, answers.Answer(outcome.body, outcome.media_type, kept_headers))
+        response.headers.update({"ETag": tag, "X-Answer-Cache": "miss", **CACHING})
+    return response
+
+
+# Answers may be kept a minute by clients and caches; the ETag tells them, after that, whether it still holds.
+CACHING = {"Cache-Control": "public, max-age=60", "Vary": "Accept"}
 
 
 def _answer(outcome, settings) -> Response:

@@ -68,6 +68,9 @@ class Settings:
     worker_memory_mb: int = field(default_factory=lambda: int(os.environ.get("PTCE_KG_WORKER_MEMORY_MB", "1024")))
     max_result_bytes: int = field(
         default_factory=lambda: int(os.environ.get("PTCE_KG_MAX_RESULT_BYTES", str(32 * 1024 * 1024))))
+    # Bytes of recent query answers kept per build (api/answers.py); 0 turns the answer cache off.
+    answer_cache_bytes: int = field(
+        default_factory=lambda: int(os.environ.get("PTCE_KG_ANSWER_CACHE_BYTES", str(64 * 1024 * 1024))))
     # What one eligibility candidate may hold, checked while it is read, before any evaluation
     # (ptce_kg/candidate.py; README, "Reliability and security").
     candidate_max_triples: int = field(

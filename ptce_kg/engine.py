@@ -74,6 +74,7 @@ class QueryOutcome:
     seconds: float = 0.0
     truncated_by: str = ""  # rows | bytes
     value: object = None  # a TaskJob's result
+    build: str = ""  # the build that answered (its name), so that an answer is never kept under another
 
 
 class _Full(OSError):
@@ -237,7 +238,9 @@ def _handle(root, state: dict, job) -> QueryOutcome:
             started = time.monotonic()
             value = job.function(state["store"], *job.args)
             return QueryOutcome("ok", "task", value=value, seconds=time.monotonic() - started)
-        return execute(state["store"], job)
+        outcome = execute(state["store"], job)
+        outcome.build = state["name"] or ""
+        return outcome
     except StoreError as exc:
         return QueryOutcome("unavailable", message=str(exc))
     except MemoryError:

@@ -322,3 +322,70 @@ def test_negotiation_answers_the_same_from_its_cache():
     assert negotiation.wants_html("text/html,application/xhtml+xml,*/*;q=0.8")
     assert not negotiation.wants_html("*/*") and not negotiation.wants_html(None)
     assert negotiation.choose("text/csv;q=0.9, application/sparql-results+xml", negotiation.RESULT_OFFERS) == "xml"
+
+
+# -- answers per build (api/answers.py) ---------------------------------------------------------------
+
+def test_a_repeated_query_is_answered_from_the_cache_and_a_conditional_get_gets_304(server):
+    params = {"query": SELECT_REGIONS + " # answer cache"}
+    first = httpx.get(server + "/sparql", params=params, headers={"Accept": "application/sparql-results+json"})
+    second = httpx.get(server + "/sparql", params=params, headers={"Accept": "application/sparql-results+json"})
+    assert first.status_code == second.status_code == 200
+    assert first.headers["x-answer-cache"] == "miss" and second.headers["x-answer-cache"] == "hit"
+    assert first.content == second.content and first.headers["etag"] == second.headers["etag"]
+    assert second.headers["x-result-count"] == first.headers["x-result-count"] == "18"
+    assert second.headers["content-type"] == first.headers["content-type"]
+    assert "max-age=60" in second.headers["cache-control"] and "Accept" in second.headers["vary"]
+    # The ETag holds while the build does: a conditional GET is a 304 with no body and no query run.
+    tag = first.headers["etag"]
+    unchanged = httpx.get(server + "/sparql", params=params,
+                          headers={"Accept": "application/sparql-results+json", "If-None-Match": tag})
+    assert unchanged.status_code == 304 and unchanged.content == b"" and unchanged.headers["etag"] == tag
+    assert "Accept" in unchanged.headers["vary"]
+    # Another format is another answer; a POST is answered, never with a 304.
+    csv = httpx.get(server + "/sparql", params=params, headers={"Accept": "text/csv", "If-None-Match": tag})
+    assert csv.status_code == 200 and csv.headers["etag"] != tag and csv.text.startswith("r,code")
+    posted = httpx.post(server + "/sparql", data=params,
+                        headers={"Accept": "application/sparql-results+json", "If-None-Match": tag})
+    assert posted.status_code == 200 and posted.content == first.content
+
+
+def test_errors_are_never_kept(server):
+    bad = {"query": "SELECT * WHERE { ?s ?p "}
+    for _ in range(2):
+        response = httpx.get(server + "/sparql", params=bad)
+        assert response.status_code == 400 and "etag" not in response.headers
+        assert "x-answer-cache" not in response.headers
+
+
+def test_a_new_build_drops_the_answers_of_the_old(embedded_server):
+    graph = "https://w3id.org/ptce-kg/graph/test-answer-cache"
+    query = {"query": f"SELECT (COUNT(*) AS ?n) {{ GRAPH <{graph}> {{ ?s ?p ?o }} }}"}
+    token = {"Authorization": f"Bearer {UPDATE_TOKEN}"}
+    before = httpx.get(embedded_server + "/sparql", params=query, headers={"Accept": "text/csv"})
+    assert before.text.splitlines()[1] == "0"
+    insert = f"INSERT DATA {{ GRAPH <{graph}> {{ <https://example.org/s> <https://example.org/p> 1 }} }}"
+    assert httpx.post(embedded_server + "/sparql", data={"update": insert}, headers=token, timeout=60).status_code \
+        in (200, 204)
+    try:
+        after = httpx.get(embedded_server + "/sparql", params=query,
+                          headers={"Accept": "text/csv", "If-None-Match": before.headers["etag"]})
+        assert after.status_code == 200 and after.text.splitlines()[1] == "1"
+        assert after.headers["x-answer-cache"] == "miss" and after.headers["etag"] != before.headers["etag"]
+    finally:
+        httpx.post(embedded_server + "/sparql", data={"update": f"DELETE WHERE {{ GRAPH <{graph}> {{ ?s ?p ?o }} }}"},
+                   headers=token, timeout=60)
+
+
+def test_the_answer_cache_is_bounded_and_follows_the_build():
+    from api.answers import Answer, AnswerCache
+
+    cache = AnswerCache(max_bytes=10)
+    cache.put("b1", "t1", Answer(b"12345", "text/csv", ()))
+    cache.put("b1", "t2", Answer(b"67890", "text/csv", ()))
+    assert cache.get("b1", "t1").body == b"12345"  # t1 is now the most recent
+    cache.put("b1", "t3", Answer(b"abc", "text/csv", ()))  # over 10 bytes: the least recent (t2) goes
+    assert cache.get("b1", "t2") is None and cache.get("b1", "t3").body == b"abc" and cache.size == 8
+    cache.put("b1", "big", Answer(b"x" * 11, "text/csv", ()))  # larger than the whole cache: not kept
+    assert cache.get("b1", "big") is None
+    assert cache.get("b2", "t1") is None and cache.size == 0  # another build: nothing of the old one is served
