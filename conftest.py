@@ -186,3 +186,28 @@ def remote_server(remote_store):
 def server(request):
     """The service on each back end: every test using it runs against both."""
     return request.getfixturevalue(f"{request.param}_server")
+
+
+# -- per engine: how many tests ran on each back end (printed at the end of every run) -----------------------
+
+ENGINES = {"embedded": "pyoxigraph (embedded)", "remote": "Oxigraph server (remote)",
+           "oxigraph": "Oxigraph server (remote)", "virtuoso": "Virtuoso (remote)"}
+
+
+def pytest_terminal_summary(terminalreporter):
+    import re
+    from collections import Counter
+
+    counts: dict[str, Counter] = {}
+    for outcome in ("passed", "failed", "skipped", "xfailed", "xpassed", "error"):
+        for report in terminalreporter.stats.get(outcome, []):
+            if getattr(report, "when", "call") not in ("call", "setup") or (report.when == "setup" and outcome == "passed"):
+                continue
+            ids = re.findall(r"\[([^\]]*)\]", getattr(report, "nodeid", ""))
+            engines = {ENGINES[part] for i in ids for part in i.split("-") if part in ENGINES}
+            for engine in engines:
+                counts.setdefault(engine, Counter())[outcome] += 1
+    if counts:
+        terminalreporter.section("tests per SPARQL engine")
+        for engine, tally in sorted(counts.items()):
+            terminalreporter.write_line(f"{engine}: " + ", ".join(f"{n} {k}" for k, n in sorted(tally.items())))
