@@ -195,7 +195,7 @@ def catalog_graph(request: Request, page: int = 1) -> rdflib.Graph:
             f"Graphe nommé <{iri}> de ptce-kg, {triples.replace(',', ' ')} triplets.", lang="fr")))
         g.add((ds, DCTERMS.description, rdflib.Literal(
             f"Named graph <{iri}> of ptce-kg, {triples} triples.", lang="en")))
-        # each source keeps its own licence (GeoNames' positions are CC BY 4.0, the rest Licence Ouverte 2.0)
+        # each source keeps its own licence (today all are Licence Ouverte 2.0; a CC BY source gets its rights text)
         licence = _licence(row["licence"].value if row.get("licence") is not None else None)
         licences[str(ds)] = licence
         g.add((ds, DCTERMS.isPartOf, main))
