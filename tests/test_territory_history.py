@@ -88,3 +88,13 @@ def test_a_perimeter_written_with_a_former_code_resolves_to_its_successor(store)
     assert any(s == f"{ID}commune/39576" and p == PTCE + "epci" for s, p, o in triples)
     messages = [f.message_en for c in eligibility.evaluate(context).candidates[0].criteria for f in c.findings]
     assert messages and not any("perimeter is not declared" in m for m in messages)
+
+
+def test_former_epci_with_their_successors_from_the_yearly_lists(store):
+    rows = select(store, f"""SELECT ?label ?last ?without ?next ?nextLabel {{
+        <{ID}epci/200035459> a <{PTCE}FormerEPCI> ; <http://www.w3.org/2000/01/rdf-schema#label> ?label ;
+            <{PTCE}lastCog> ?last ; <{PTCE}firstCogWithout> ?without ; <http://purl.org/dc/terms/isReplacedBy> ?next .
+        ?next a <{PTCE}EPCI> ; <http://www.w3.org/2000/01/rdf-schema#label> ?nextLabel }}""")
+    # the CA d'Agen, in the DGCL list of 2021 and not in that of 2022, whose communes are in a new SIREN
+    assert rows == [{"label": "CA d'Agen", "last": "2021", "without": "2022", "next": f"{ID}epci/200096956",
+                     "nextLabel": "CA Agglomération d'Agen"}]

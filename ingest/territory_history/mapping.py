@@ -18,6 +18,9 @@ commune keeps ``id/commune/{code}`` (so a code written in an old document derefe
 version whose code lives on (the chef-lieu of a commune nouvelle keeps its code) gets
 ``id/commune/{code}/until/{date}`` or, known to the year only, ``id/commune/{code}/until/cog-{year}``.
 Only versions ended since 2012-01-01 (PTCE documents date from 2013) are published.
+
+EPCI: a SIREN in one yearly DGCL list (epci.json) and not in the next is a former EPCI (years only), replaced
+by the EPCI of the next list holding its communes.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ HISTORY_YEAR = "2019"  # the millésime that carries historique-communes.json
 MILLESIMES = {"2019": "decoupage-cog-2019", "2021": "decoupage-cog-2021", "2022": "decoupage-cog-2022",
               "2023": "decoupage-cog-2023", "2024": "decoupage-cog-2024", "2025": "decoupage-cog-2025"}
 CURRENT_YEAR = "2026"
+EPCI_YEARS = {"2019": "2020"}  # 0.8.0 ships the COG of 2019 but the DGCL's EPCI list of 1 January 2020
 
 
 def default_millesimes(current_dir: Path) -> tuple[dict[str, Path], Path, str]:
@@ -265,12 +269,46 @@ class TerritoryHistorySource(Source):
         for n in list(replaced):
             for s in sorted(resolve(n), key=lambda x: x.value):
                 add(n, PTCE.currentCommune, s)
+        self._epci(add, ctx)
         # a code written in an old document resolves (registry, candidate perimeters) to its former commune,
         # which links to the current one; codes of current communes are left as the territories source set them
         for n in self._formers:
             c = n.value.rsplit("/", 1)[-1]
             if n == current_node(c):
                 ctx.territories.setdefault(f"commune:{c}", n)
+
+    def _epci(self, add, ctx: BuildContext) -> None:
+        """EPCI seen in one yearly list and not in the next: former EPCI, successors by their member communes.
+
+        The DGCL list 0.8.0 ships is that of 1 January 2020 (the package's README), the others that of their COG.
+        """
+        lists: list[tuple[str, dict[str, dict]]] = []
+        for y, d in sorted(self.millesimes.items()):
+            if y < HISTORY_YEAR:
+                continue
+            lists.append((EPCI_YEARS.get(y, y), {e["code"]: e for e in self._read(d, "epci.json")}))
+        lists.append((self.current_year, {e["code"]: e for e in self._read(self.current_dir, "epci.json")}))
+        current = lists[-1][1]
+        for (ya, a), (yb, b) in zip(lists, lists[1:]):
+            where: dict[str, str] = {m["code"]: siren for siren, e in b.items() for m in e.get("membres", [])}
+            for siren in sorted(set(a) - set(b)):
+                n = iri(f"epci/{siren}")
+                add(n, A, PTCE.FormerEPCI)
+                add(n, RDFS.label, fr(a[siren]["nom"]))
+                add(n, SKOS.prefLabel, fr(a[siren]["nom"]))
+                add(n, SKOS.notation, string(siren))
+                add(n, PTCE.siren, string(siren))
+                add(n, PTCE.lastCog, _gyear(ya))
+                add(n, PTCE.firstCogWithout, _gyear(yb))
+                members = [m["code"] for m in a[siren].get("membres", [])]
+                for succ in sorted({where[c] for c in members if c in where}):
+                    add(n, DCT.isReplacedBy, iri(f"epci/{succ}"))
+                    add(iri(f"epci/{succ}"), DCT.replaces, n)
+                if siren not in current:
+                    ctx.territories.setdefault(f"epci:{siren}", n)
+            for siren in sorted(set(b) - set(a)):
+                if siren in current:
+                    add(iri(f"epci/{siren}"), PTCE.firstCog, _gyear(yb))
 
     def _former(self, add, n: NamedNode, c: str, name: str) -> None:
         self._formers.add(n)

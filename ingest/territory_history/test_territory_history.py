@@ -88,3 +88,15 @@ def test_a_missing_millesime_names_the_file(tmp_path):
     with pytest.raises(IngestError) as err:
         source(**{"2021": tmp_path}).load(TripleSink(source().graph), BuildContext())
     assert "communes.json" in str(err.value) and "npm ci" in str(err.value)
+
+
+def test_an_epci_absent_from_the_next_list_is_replaced_by_the_epci_of_its_communes(loaded):
+    store, ctx = loaded
+    epci = "https://w3id.org/ptce-kg/id/epci/"
+    for siren, name in (("200000001", "CC Alpha"), ("200000002", "CC Delta")):
+        former = props(store, epci + siren)
+        assert former["type"] == {"https://w3id.org/ptce-kg/def#FormerEPCI"} and former["label"] == {name}
+        assert former["lastCog"] == {"2021"} and former["firstCogWithout"] == {"2022"}
+        assert former["isReplacedBy"] == {epci + "200000003"}
+        assert ctx.territories[f"epci:{siren}"].value == epci + siren
+    assert props(store, epci + "200000003")["firstCog"] == {"2022"}
