@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from rdflib.namespace import DCAT, DCTERMS, FOAF, RDF, VOID, XSD
 
-from ptce_kg.export import ALL, read_manifest
+from ptce_kg.export import ALL, read_manifest, read_tables
 from ptce_kg.rdf import GRAPH
 
 from . import negotiation
@@ -58,24 +58,27 @@ def _manifest(request: Request):
 
 @router.get("/dumps/", summary="Liste des dumps / list of dumps")
 def dumps_index(request: Request) -> Response:
-    _, files = _manifest(request)
+    folder, files = _manifest(request)
     base = request.app.state.settings.public_url  # PTCE_KG_PUBLIC_URL, never the Host header
     items = [{"name": f.name, "url": f"{base}dumps/{f.name}", "graph": f.graph, "format": f.format,
               "media_type": f.media_type, "triples": f.triples, "bytes": f.bytes, "sha256": f.sha256} for f in files]
     if negotiation.wants_html(request.headers.get("accept")):
         return request.app.state.templates.TemplateResponse(request, "dumps.html", {"files": items},
                                                             headers={"Vary": "Accept"})
-    return JSONResponse({"files": items, "checksums": f"{base}dumps/SHA256SUMS"}, headers={"Vary": "Accept"})
+    tables = [{"name": t.name, "url": f"{base}dumps/{t.name}", "media_type": t.media_type, "rows": t.rows,
+               "bytes": t.bytes, "sha256": t.sha256, "conforms_to": t.conforms_to} for t in read_tables(folder)] if folder else []
+    return JSONResponse({"files": items, "checksums": f"{base}dumps/SHA256SUMS", "tables": tables},
+                        headers={"Vary": "Accept"})
 
 
 @router.api_route("/dumps/{name}", methods=["GET", "HEAD"], summary="Un dump (gzip) / one dump file")
 def dump_file(request: Request, name: str) -> Response:
     """Served with Last-Modified, ETag and byte ranges; names come from the manifest, never from the path."""
     folder, files = _manifest(request)
-    allowed = {f.name: f for f in files}
+    allowed = {f.name: f for f in files} | ({t.name: t for t in read_tables(folder)} if folder else {})
     if name not in allowed and name not in ("SHA256SUMS", "manifest.json"):
         return PlainTextResponse("No such dump / dump inconnu\n", status_code=404)
-    media = "application/gzip" if name.endswith(".gz") else (
+    media = "application/gzip" if name.endswith(".gz") else "text/csv; charset=utf-8" if name.endswith(".csv") else (
         "application/json" if name.endswith(".json") else "text/plain")
     path = folder / name
     headers = {"Cache-Control": "public, max-age=3600",
@@ -240,6 +243,27 @@ def catalog_graph(request: Request, page: int = 1) -> rdflib.Graph:
         g.add((checksum, SPDX.algorithm, SPDX.checksumAlgorithm_sha256))
         g.add((SPDX.checksumAlgorithm_sha256, RDF.type, SPDX.ChecksumAlgorithm))
         g.add((checksum, SPDX.checksumValue, rdflib.Literal(f.sha256, datatype=XSD.hexBinary)))
+    folder = _dumps_dir(request)
+    for table in (read_tables(folder) if folder and page == 1 else []):  # the French-schema CSV exports
+        dist, url = ID[f"distribution/{table.name}"], rdflib.URIRef(f"{base}dumps/{table.name}")
+        g.add((main, DCAT.distribution, dist))
+        _describe_distribution(g, dist, CATALOG_LICENCE, modified)
+        g.add((dist, DCTERMS.title, rdflib.Literal(f"{table.name} ({table.rows} lignes)", lang="fr")))
+        g.add((dist, DCTERMS.title, rdflib.Literal(f"{table.name} ({table.rows} rows)", lang="en")))
+        g.add((dist, DCAT.accessURL, url))
+        g.add((dist, DCAT.downloadURL, url))
+        g.add((dist, DCAT.mediaType, rdflib.URIRef(IANA + table.media_type)))
+        g.add((rdflib.URIRef(IANA + table.media_type), RDF.type, DCTERMS.MediaType))
+        g.add((dist, DCTERMS.format, rdflib.URIRef(EU + "file-type/CSV")))
+        g.add((rdflib.URIRef(EU + "file-type/CSV"), RDF.type, DCTERMS.MediaTypeOrExtent))
+        g.add((dist, DCTERMS.conformsTo, rdflib.URIRef(table.conforms_to)))
+        g.add((rdflib.URIRef(table.conforms_to), RDF.type, DCTERMS.Standard))
+        g.add((dist, DCAT.byteSize, rdflib.Literal(table.bytes, datatype=XSD.nonNegativeInteger)))
+        checksum = rdflib.URIRef(f"{dist}#sha256")
+        g.add((dist, SPDX.checksum, checksum))
+        g.add((checksum, RDF.type, SPDX.Checksum))
+        g.add((checksum, SPDX.algorithm, SPDX.checksumAlgorithm_sha256))
+        g.add((checksum, SPDX.checksumValue, rdflib.Literal(table.sha256, datatype=XSD.hexBinary)))
     if modified:
         g.add((catalog, DCTERMS.modified, rdflib.Literal(modified, datatype=XSD.dateTime)))
     if page > 1:  # the main dataset and its SPARQL distribution are described on the first page only

@@ -82,13 +82,40 @@ def export(store: pyoxigraph.Store, folder: str | os.PathLike, progress=lambda m
             _write(tmp / name, items, fmt)
             files.append(DumpFile(name, graph, key, media, len(items), (tmp / name).stat().st_size, _digest(tmp / name)))
         progress(f"[export] {stem}: {len(quads):,} triples")
-    manifest = {"files": [asdict(f) for f in files]}
+    tables = _tables(store, tmp)  # the French-schema CSV exports (ptce_kg/exports), beside the dumps
+    manifest = {"files": [asdict(f) for f in files], "tables": [asdict(t) for t in tables]}
     (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1), encoding="utf-8")
     (tmp / "SHA256SUMS").write_text("".join(f"{f.sha256}  {f.name}\n" for f in files), encoding="utf-8")
     if folder.exists():
         shutil.rmtree(folder)
     os.replace(tmp, folder)
     return files
+
+
+@dataclass
+class TableFile:
+    """A CSV export to a French Table Schema (not an RDF dump: kept out of `files` and SHA256SUMS)."""
+    name: str
+    media_type: str
+    rows: int
+    bytes: int
+    sha256: str
+    conforms_to: str  # the published URL of the Table Schema
+
+
+def _tables(store: pyoxigraph.Store, folder: Path) -> list[TableFile]:
+    from . import exports
+
+    counts = exports.write(store, folder)
+    return [TableFile(name, "text/csv", rows, (folder / name).stat().st_size, _digest(folder / name),
+                      exports.SCHEMA_OF[name][0]) for name, rows in counts.items()]
+
+
+def read_tables(folder: str | os.PathLike) -> list[TableFile]:
+    path = Path(folder) / "manifest.json"
+    if not path.is_file():
+        return []
+    return [TableFile(**item) for item in json.loads(path.read_text(encoding="utf-8")).get("tables", [])]
 
 
 def read_manifest(folder: str | os.PathLike) -> list[DumpFile]:
