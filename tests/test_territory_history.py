@@ -98,3 +98,18 @@ def test_former_epci_with_their_successors_from_the_yearly_lists(store):
     # the CA d'Agen, in the DGCL list of 2021 and not in that of 2022, whose communes are in a new SIREN
     assert rows == [{"label": "CA d'Agen", "last": "2021", "without": "2022", "next": f"{ID}epci/200096956",
                      "nextLabel": "CA Agglomération d'Agen"}]
+
+
+def test_a_member_of_the_successor_commune_is_inside_a_perimeter_written_with_the_former_code(store):
+    """Article 9 (2): a perimeter given as Vercia (39549, merged into Val-Sonnette, 39576) contains a member located
+    in Val-Sonnette; one located elsewhere in the Jura is still outside."""
+    def verdict(location: str) -> str:
+        form = {"id": "ancien-code", "name": "Pôle au code d'avant 2017", "perimeter": ["commune:39549"],
+                "members": [{"key": "m1", "name": "Atelier", "role": "ess-enterprise", "ess": True,
+                             "location": location}]}
+        context = eligibility.complete_from_store(candidate.from_form(form, store), store)
+        (only,) = eligibility.evaluate(context).candidates
+        return {c.criterion.identifier: c.verdict for c in only.criteria}["art9-2"]
+
+    assert verdict("commune:39576") == "met"
+    assert verdict("commune:39300") == "not-met"  # Lons-le-Saunier
