@@ -358,23 +358,36 @@ def test_errors_are_never_kept(server):
         assert "x-answer-cache" not in response.headers
 
 
-def test_a_new_build_drops_the_answers_of_the_old(embedded_server):
+def test_a_new_build_drops_the_answers_of_the_old(tmp_path):
+    """On a store of its own (updates publish builds, and the shared test store must keep its own)."""
+    from conftest import start_server, stop
+
+    from ptce_kg.store import StoreRoot
+
+    root = StoreRoot(tmp_path / "store")
+    build = root.new_build_dir()
+    store = pyoxigraph.Store(str(build))
     graph = "https://w3id.org/ptce-kg/graph/test-answer-cache"
-    query = {"query": f"SELECT (COUNT(*) AS ?n) {{ GRAPH <{graph}> {{ ?s ?p ?o }} }}"}
-    token = {"Authorization": f"Bearer {UPDATE_TOKEN}"}
-    before = httpx.get(embedded_server + "/sparql", params=query, headers={"Accept": "text/csv"})
-    assert before.text.splitlines()[1] == "0"
-    insert = f"INSERT DATA {{ GRAPH <{graph}> {{ <https://example.org/s> <https://example.org/p> 1 }} }}"
-    assert httpx.post(embedded_server + "/sparql", data={"update": insert}, headers=token, timeout=60).status_code \
-        in (200, 204)
+    store.add(pyoxigraph.Quad(pyoxigraph.NamedNode("https://example.org/s"), pyoxigraph.NamedNode("https://example.org/p"),
+                              pyoxigraph.Literal("0"), pyoxigraph.NamedNode(graph)))
+    store.flush()
+    del store
+    root.publish(build)
+    process, base = start_server(root.path, PTCE_KG_UPDATE_TOKEN=UPDATE_TOKEN)
     try:
-        after = httpx.get(embedded_server + "/sparql", params=query,
+        query = {"query": f"SELECT (COUNT(*) AS ?n) {{ GRAPH <{graph}> {{ ?s ?p ?o }} }}"}
+        before = httpx.get(base + "/sparql", params=query, headers={"Accept": "text/csv"})
+        assert before.text.splitlines()[1] == "1" and before.headers["x-answer-cache"] == "miss"
+        insert = f"INSERT DATA {{ GRAPH <{graph}> {{ <https://example.org/s> <https://example.org/p> 1 }} }}"
+        assert httpx.post(base + "/sparql", data={"update": insert}, headers={"Authorization": f"Bearer {UPDATE_TOKEN}"},
+                          timeout=60).status_code in (200, 204)
+        after = httpx.get(base + "/sparql", params=query,
                           headers={"Accept": "text/csv", "If-None-Match": before.headers["etag"]})
-        assert after.status_code == 200 and after.text.splitlines()[1] == "1"
+        assert after.status_code == 200 and after.text.splitlines()[1] == "2"
         assert after.headers["x-answer-cache"] == "miss" and after.headers["etag"] != before.headers["etag"]
+        assert after.headers["etag"].startswith(f'"{root.current_name()}-')
     finally:
-        httpx.post(embedded_server + "/sparql", data={"update": f"DELETE WHERE {{ GRAPH <{graph}> {{ ?s ?p ?o }} }}"},
-                   headers=token, timeout=60)
+        stop(process)
 
 
 def test_the_answer_cache_is_bounded_and_follows_the_build():
