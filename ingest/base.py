@@ -2,12 +2,28 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from pyoxigraph import NamedNode
 
+from ptce_kg.errors import IngestError
 from ptce_kg.rdf import TripleSink
+
+
+def read_json_array(source: str, path: Path, missing: str) -> list:
+    """A JSON file holding an array (a package's data file); IngestError naming the file, the line of a syntax
+    error, or `missing` (how to obtain the file) when it is absent."""
+    if not path.is_file():
+        raise IngestError(source, missing, file=str(path))
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise IngestError(source, f"invalid JSON: {exc.msg}", file=str(path), line=exc.lineno) from exc
+    if not isinstance(data, list):
+        raise IngestError(source, "expected a JSON array of items", file=str(path))
+    return data
 
 
 @dataclass

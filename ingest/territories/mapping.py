@@ -20,7 +20,7 @@ from pathlib import Path
 
 from pyoxigraph import NamedNode
 
-from ingest.base import BuildContext, Provenance, Source
+from ingest.base import BuildContext, Provenance, Source, read_json_array
 from ptce_kg.errors import IngestError
 from ptce_kg.rdf import (ADMS, DCT, IGEO, PTCE, RDFS, SKOS, A, TripleSink, code, fr, graph, integer, iri,
                          string)
@@ -68,21 +68,9 @@ class TerritoriesSource(Source):
 
     # -- reading ---------------------------------------------------------------------------------
     def _read(self, name: str) -> list[dict]:
-        path = self.data_dir / name
-        if not path.is_file():
-            raise IngestError(
-                self.name,
-                f"missing file; install the pinned package with `npm ci` (or set PTCE_KG_DECOUPAGE_DIR) "
-                f"/ fichier absent : installez le paquet avec `npm ci`",
-                file=str(path),
-            )
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise IngestError(self.name, f"invalid JSON: {exc.msg}", file=str(path), line=exc.lineno) from exc
-        if not isinstance(data, list):
-            raise IngestError(self.name, "expected a JSON array of items", file=str(path))
-        return data
+        return read_json_array(self.name, self.data_dir / name,
+                               "missing file; install the pinned package with `npm ci` (or set PTCE_KG_DECOUPAGE_DIR) "
+                               "/ fichier absent : installez le paquet avec `npm ci`")
 
     def _field(self, item: dict, key: str, file: str, index: int, required: bool = True):
         value = item.get(key)

@@ -30,8 +30,7 @@ from pathlib import Path
 
 from pyoxigraph import NamedNode
 
-from ingest.base import BuildContext, Provenance, Source
-from ptce_kg.errors import IngestError
+from ingest.base import BuildContext, Provenance, Source, read_json_array
 from ptce_kg.rdf import DCT, IGEO, PTCE, RDFS, SKOS, A, TripleSink, fr, graph, iri, string, typed
 
 PACKAGE = "@etalab/decoupage-administratif"
@@ -89,17 +88,8 @@ class TerritoryHistorySource(Source):
         )
 
     def _read(self, d: Path, name: str) -> list[dict]:
-        path = d / "data" / name
-        if not path.is_file():
-            raise IngestError(self.name, "missing file; install the pinned packages with `npm ci` "
-                              "/ fichier absent : installez les paquets avec `npm ci`", file=str(path))
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise IngestError(self.name, f"invalid JSON: {exc.msg}", file=str(path), line=exc.lineno) from exc
-        if not isinstance(data, list):
-            raise IngestError(self.name, "expected a JSON array of items", file=str(path))
-        return data
+        return read_json_array(self.name, d / "data" / name, "missing file; install the pinned packages with `npm ci` "
+                               "/ fichier absent : installez les paquets avec `npm ci`")
 
     # -------------------------------------------------------------------------------------------
     def load(self, sink: TripleSink, ctx: BuildContext) -> None:
