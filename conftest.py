@@ -21,7 +21,7 @@ UPDATE_TOKEN = "test-token-4f1d"
 @pytest.fixture(scope="session")
 def built_store(tmp_path_factory) -> Path:
     """The whole graph, built once per test session from the installed npm package and the tables."""
-    from ptce_kg.build import build
+    from cli import build  # every declared source (the composition root)
 
     store = tmp_path_factory.mktemp("store") / "store"
     build(store, progress=lambda message: None)
@@ -92,7 +92,7 @@ def start_server(store_dir, **env) -> tuple[subprocess.Popen, str]:
     # The server's log goes to a file: an unread pipe fills up (64 KB) and then blocks the server.
     log = tempfile.NamedTemporaryFile(prefix=f"ptce-kg-serve-{port}-", suffix=".log", delete=False)
     process = subprocess.Popen(
-        [sys.executable, "-m", "ptce_kg.cli", "serve", "--port", str(port), "--log-level", "warning"],
+        [sys.executable, "-m", "cli", "serve", "--port", str(port), "--log-level", "warning"],
         cwd=ROOT, env=environment, stdout=subprocess.DEVNULL, stderr=log,
     )
     process.log_path = log.name
@@ -158,7 +158,7 @@ def oxigraph_server(tmp_path_factory):
 @pytest.fixture(scope="session")
 def remote_store(oxigraph_server, tmp_path_factory):
     """The full graph built against the Oxigraph server; returns (store spec, local cache for dumps)."""
-    from ptce_kg.build import build
+    from cli import build  # every declared source (the composition root)
 
     cache = tmp_path_factory.mktemp("remote-cache")
     previous = os.environ.get("PTCE_KG_REMOTE_CACHE")

@@ -78,7 +78,7 @@ def main(argv=None) -> int:
         size = candidates.stat().st_size + members.stat().st_size
         print(f"{args.candidates} candidates, {size:,} bytes of CSV, rules {args.rules}, store {store}")
         started = time.monotonic()
-        done = subprocess.run([sys.executable, "-m", "ptce_kg.cli", "check", "--store", store, "--rules", args.rules,
+        done = subprocess.run([sys.executable, "-m", "cli", "check", "--store", store, "--rules", args.rules,
                                "--batch", str(candidates), "--members", str(members), "--format", "csv"],
                               cwd=ROOT, capture_output=True, text=True)
         cli_seconds = time.monotonic() - started

@@ -121,7 +121,7 @@ async def run_load(base: str, clients: int, seconds: float, busy=lambda: False, 
 def rebuild_in_background(store: Path, delay: float, results: dict) -> threading.Thread:
     def work():
         time.sleep(delay)
-        from ptce_kg.build import build
+        from cli import build  # every declared source (the composition root)
 
         t = time.perf_counter()
         results["summary"] = build(store, progress=lambda m: None)
@@ -352,7 +352,7 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory(prefix="ptce-kg-load-") as tmp:
         store = Path(args.store) if args.store else Path(tmp) / "store"
         if not args.store:
-            from ptce_kg.build import build
+            from cli import build  # every declared source (the composition root)
 
             print("[load] building the graph…", flush=True)
             build(store, progress=lambda m: None)

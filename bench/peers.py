@@ -151,7 +151,7 @@ def start_ptce_kg(store: Path, root: Path = ROOT) -> tuple[subprocess.Popen, str
     env = {**os.environ, "PTCE_KG_STORE": str(store), "PTCE_KG_CLIENT_BUDGET": "1e9"}
     port = free_port()
     log = tempfile.NamedTemporaryFile(prefix=f"ptce-kg-peers-{port}-", suffix=".log", delete=False)
-    process = subprocess.Popen([sys.executable, "-m", "ptce_kg.cli", "serve", "--port", str(port),
+    process = subprocess.Popen([sys.executable, "-m", "cli", "serve", "--port", str(port),
                                 "--log-level", "warning"], cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=log)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -311,7 +311,7 @@ def main(argv=None) -> int:
         store = Path(args.store) if args.store else work / "store"
         if not args.store:
             print("[peers] build…", flush=True)
-            subprocess.run([sys.executable, "-m", "ptce_kg.cli", "build", "--store", str(store)], cwd=ROOT,
+            subprocess.run([sys.executable, "-m", "cli", "build", "--store", str(store)], cwd=ROOT,
                            check=True, stdout=subprocess.DEVNULL)
         quads = sum(1 for _ in StoreRoot(store).open_read().quads_for_pattern(None, None, None, None))
         print("[peers] Oxigraph server…", flush=True)

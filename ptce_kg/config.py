@@ -40,6 +40,10 @@ class Settings:
     # Optional national sources (README, "SIRENE"): a folder or file; the default build works without them.
     sirene: Path | None = field(default_factory=lambda: _env_path("PTCE_KG_SIRENE", None))
     inclusion: Path | None = field(default_factory=lambda: _env_path("PTCE_KG_INCLUSION", None))
+    # share of an optional source's rows it may reject before the build fails (ingest/sirene, ingest/inclusion)
+    sirene_max_rejects: float = field(default_factory=lambda: float(os.environ.get("PTCE_KG_SIRENE_MAX_REJECTS", "0.05")))
+    inclusion_max_rejects: float = field(
+        default_factory=lambda: float(os.environ.get("PTCE_KG_INCLUSION_MAX_REJECTS", "0.05")))
     # Map background tiles (optional): an URL template {z}/{x}/{y} and its attribution; none by default.
     map_tiles: str | None = field(default_factory=lambda: os.environ.get("PTCE_KG_MAP_TILES") or None)
     map_attribution: str | None = field(default_factory=lambda: os.environ.get("PTCE_KG_MAP_ATTRIBUTION") or None)

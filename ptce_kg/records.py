@@ -132,7 +132,7 @@ class RecordsSource:
         return sorted(self.directory.glob("*.nt")) if self.directory.is_dir() else []
 
     def provenance(self):
-        from ingest.base import Provenance
+        from .sources import Provenance
 
         return Provenance(
             title_fr="Rapports d'éligibilité enregistrés", title_en="Recorded eligibility reports",

@@ -221,7 +221,8 @@ class _Root:
 
 
 def test_validate_exits_1_and_reports_in_table_and_json(tmp_path, real_ctx, monkeypatch, capsys):
-    from ptce_kg import cli, remote, validate
+    import cli
+    from ptce_kg import remote, validate
 
     store = load(tmp_path, real_ctx, [("programmes/statements.csv",
                                        {"subject": "ami-2021-phase-2", "property": "laureates", "n": "1"}, "value", "32")])

@@ -138,7 +138,7 @@ def test_schema_enums_are_the_code_lists():
 # -- the command line ---------------------------------------------------------------------------
 
 def test_cli_exit_codes(built_store, tmp_path, capsys):
-    from ptce_kg import cli
+    import cli
 
     store = ["--store", str(built_store)]
     assert cli.main(["check", *store, str(FIXTURES / "eligible.json")]) == 0

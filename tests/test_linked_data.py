@@ -211,7 +211,7 @@ def test_void_sitemap_robots_and_schema_org(server):
 def test_cli_export(tmp_path):
     from conftest import TERRITORY_FIXTURES
     from ingest.territories import TerritoriesSource
-    from ptce_kg import cli
+    import cli
     from ptce_kg.build import build
 
     build(tmp_path / "store", sources=[TerritoriesSource(TERRITORY_FIXTURES)], progress=lambda m: None,

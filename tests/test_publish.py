@@ -73,7 +73,7 @@ def test_same_inputs_give_the_same_triples(tmp_path):
 
 
 def test_cli_build_reports_the_source_file_and_field(tmp_path, monkeypatch, capsys):
-    from ptce_kg import cli
+    import cli
 
     monkeypatch.setenv("PTCE_KG_DECOUPAGE_DIR", str(_broken_package(tmp_path)))
     code = cli.main(["build", "--store", str(tmp_path / "store")])

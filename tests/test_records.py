@@ -89,7 +89,7 @@ def test_recorded_report_keeps_its_provenance_and_survives_a_rebuild(own_store):
 
 def test_cli_records_a_report(own_store):
     candidate = ROOT / "tests" / "fixtures" / "candidates" / "development-agency.yaml"
-    done = subprocess.run([sys.executable, "-m", "ptce_kg.cli", "check", "--record", "--format", "json",
+    done = subprocess.run([sys.executable, "-m", "cli", "check", "--record", "--format", "json",
                            "--store", str(own_store.path), str(candidate)], cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 1, done.stderr
     [iri] = json.loads(done.stdout)["records"]

@@ -28,7 +28,7 @@ def test_kill_9_during_a_build_leaves_the_previous_graph_served(tmp_path):
     build(root.path, sources=[TerritoriesSource(TERRITORY_FIXTURES)], progress=lambda m: None, with_dumps=False)
     published = root.current_name()
     # A full build from the package takes several seconds: kill it in the middle.
-    process = subprocess.Popen([sys.executable, "-m", "ptce_kg.cli", "build", "--store", str(root.path)],
+    process = subprocess.Popen([sys.executable, "-m", "cli", "build", "--store", str(root.path)],
                                cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and len(list(root.builds.iterdir())) < 2:

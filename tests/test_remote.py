@@ -45,7 +45,7 @@ def _with_env(env: dict, action):
 def virtuoso_engine(tmp_path_factory):
     """A new Virtuoso database on loopback, the full graph built into it through digest-authenticated
     SPARQL Update and Graph Store endpoints, and `ptce-kg serve` over it."""
-    from ptce_kg.build import build
+    from cli import build  # every declared source (the composition root)
 
     if not virtuoso.available():
         pytest.skip("virtuoso-opensource is not installed (`make virtuoso` installs it when run as root)")
@@ -173,7 +173,7 @@ def test_remote_reads_only_published_graphs(engine, monkeypatch):
 
 
 def test_rebuild_uploads_only_what_changed_and_switches(engine):
-    from ptce_kg.build import build
+    from cli import build  # every declared source (the composition root)
 
     messages: list[str] = []
     _with_env(engine.env, lambda: build(engine.spec, progress=messages.append))

@@ -201,7 +201,7 @@ def test_the_command_line_answers_search_blocks_too(built_store):
 
     from conftest import ROOT
 
-    done = subprocess.run([sys.executable, "-m", "ptce_kg.cli", "query", "--store", str(built_store), "--format", "csv",
+    done = subprocess.run([sys.executable, "-m", "cli", "query", "--store", str(built_store), "--format", "csv",
                            "text-search-circular-economy-ptce"], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()

@@ -115,8 +115,8 @@ class InclusionSource(Source):
         if self.path.suffix.lower() not in (".json", ".csv"):
             raise IngestError(self.name, "expected the structures export as .json or .csv / export .json ou .csv "
                               "attendu", file=str(self.path))
-        rate = os.environ.get("PTCE_KG_INCLUSION_MAX_REJECTS", "0.05") if max_reject_rate is None else max_reject_rate
-        self.max_reject_rate = float(rate)
+        # the threshold comes from the configuration (PTCE_KG_INCLUSION_MAX_REJECTS, read once in ptce_kg.config)
+        self.max_reject_rate = 0.05 if max_reject_rate is None else float(max_reject_rate)
 
     def provenance(self) -> Provenance:
         return Provenance(

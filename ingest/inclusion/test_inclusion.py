@@ -94,17 +94,17 @@ def test_not_an_export_is_refused_with_its_name(tmp_path, ctx):
 
 
 def test_build_command_takes_the_export_as_an_optional_source(monkeypatch, tmp_path, capsys):
-    import ptce_kg.build
-    from ptce_kg import cli
+    import cli
+    import cli.wiring
 
     seen = {}
 
-    def fake_build(store, progress, cfg):
-        seen["sources"] = [s.name for s in ptce_kg.build.default_sources(cfg)]
+    def fake_build(store, sources, progress, cfg):
+        seen["sources"] = [s.name for s in sources]
         return {"graphs": {}, "rejects": {"inclusion": {"unknown commune code": 2}}, "triples": 0, "seconds": 0,
                 "store": str(store)}
 
-    monkeypatch.setattr(ptce_kg.build, "build", fake_build)
+    monkeypatch.setattr(cli.wiring.core, "build", fake_build)
     export = FIXTURES / "structures_v0.csv"
     assert cli.main(["build", "--store", str(tmp_path / "s"), "--source", f"inclusion={export}"]) == 0
     assert seen["sources"][-1] == "inclusion"

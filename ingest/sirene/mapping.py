@@ -105,8 +105,8 @@ class SireneSource(Source):
         if self.unites is None:
             raise IngestError(self.name, "no StockUniteLegale*.csv or .zip here / aucun fichier StockUniteLegale",
                               file=str(self.path))
-        rate = os.environ.get("PTCE_KG_SIRENE_MAX_REJECTS", "0.05") if max_reject_rate is None else max_reject_rate
-        self.max_reject_rate = float(rate)
+        # the threshold comes from the configuration (PTCE_KG_SIRENE_MAX_REJECTS, read once in ptce_kg.config)
+        self.max_reject_rate = 0.05 if max_reject_rate is None else float(max_reject_rate)
 
     def provenance(self) -> Provenance:
         return Provenance(

@@ -186,6 +186,6 @@ def test_a_trusted_proxy_is_not_held_to_the_per_address_connection_cap(proxied, 
 ])
 def test_a_bad_public_url_or_proxy_list_stops_the_server_at_start(tmp_path, env, message):
     # It stops before binding anything (port 9 is never opened) and before opening the store.
-    done = subprocess.run([sys.executable, "-m", "ptce_kg.cli", "serve", "--store", str(tmp_path / "none"),
+    done = subprocess.run([sys.executable, "-m", "cli", "serve", "--store", str(tmp_path / "none"),
                            "--port", "9"], cwd=ROOT, env=guarded_env(**env), capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and message in done.stderr, done.stderr[-2000:]

@@ -1,4 +1,5 @@
-"""`ptce-kg`: build the graph, serve it, query it."""
+"""`ptce-kg`: build the graph, serve it, query it. The composition root: the one place that wires the sources
+(ingest) into the build (core) and the routers (api) onto the store."""
 
 from __future__ import annotations
 
@@ -9,21 +10,22 @@ import os
 import sys
 from pathlib import Path
 
-from .errors import PtceKgError
+from ptce_kg.errors import PtceKgError
 
 
 def _progress(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-OPTIONAL_SOURCES = ("sirene", "inclusion")  # Settings fields; README "National sources"
+OPTIONAL_SOURCES = ("sirene", "inclusion")  # Settings fields of the optional sources (ingest/sources.py)
 
 
 def cmd_build(args) -> int:
     import dataclasses
 
-    from .build import build
-    from .config import settings
+    from ptce_kg.config import settings
+
+    from .wiring import build
 
     cfg = settings()
     for spec in args.source or []:
@@ -43,9 +45,9 @@ def cmd_build(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from .config import settings
-    from .export import export
-    from .remote import open_root
+    from ptce_kg.config import settings
+    from ptce_kg.export import export
+    from ptce_kg.remote import open_root
 
     store = open_root(args.store or settings().store).open_read()
     for f in export(store, args.folder, _progress):
@@ -93,9 +95,9 @@ def cmd_query(args) -> int:
     import pyoxigraph
     from pyoxigraph import QueryResultsFormat, RdfFormat
 
-    from . import queries
-    from .config import settings
-    from .remote import open_root
+    from ptce_kg import queries
+    from ptce_kg.config import settings
+    from ptce_kg.remote import open_root
 
     if args.query == "-":
         text = sys.stdin.read()
@@ -105,7 +107,7 @@ def cmd_query(args) -> int:
             raise PtceKgError(f"no query file or queries/ name '{args.query}' / requête introuvable")
         text = found.text
     store = open_root(args.store or settings().store).open_read()
-    from .search import SearchPatternError, expand_service, for_root  # SERVICE <…/search> (ptce_kg/search.py)
+    from ptce_kg.search import SearchPatternError, expand_service, for_root  # SERVICE <…/search> (ptce_kg/search.py)
 
     try:
         text = expand_service(text, for_root(open_root(args.store or settings().store)))
@@ -170,11 +172,11 @@ def cmd_check(args) -> int:
     """Exit 0 eligible, 1 not eligible (or not enough information), 2 invalid input."""
     from pathlib import Path
 
-    from . import candidate, checking
-    from .config import settings
+    from ptce_kg import candidate, checking
+    from ptce_kg.config import settings
 
     if args.batch:
-        from .batch import run_cli
+        from ptce_kg.batch import run_cli
 
         return run_cli(args, _progress)
     if not args.file or args.members:
@@ -200,7 +202,7 @@ def cmd_check(args) -> int:
         return 2
     result, graph = checked
     if args.record:
-        from .records import record
+        from ptce_kg.records import record
 
         result.records = record(result, graph, root)
         for iri in result.records:
@@ -215,10 +217,10 @@ def cmd_check(args) -> int:
 
 def cmd_validate(args) -> int:
     """Exit 1 on any SHACL violation or any contradiction between statements (ptce_kg/consistency/)."""
-    from . import consistency
-    from .config import settings
-    from .remote import open_root
-    from .validate import validate
+    from ptce_kg import consistency
+    from ptce_kg.config import settings
+    from ptce_kg.remote import open_root
+    from ptce_kg.validate import validate
 
     store = open_root(args.store or settings().store).open_read()
     _progress("[validate] loading the graph and running the shapes…")
@@ -244,13 +246,13 @@ def cmd_validate(args) -> int:
 
 def cmd_catalogue(argv: list[str]) -> int:
     """Score each dataset of a running service's catalogue by data.europa.eu's MQA (ptce_kg/mqa.py)."""
-    from . import mqa
+    from ptce_kg import mqa
 
     return mqa.main(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .eligibility import RULESETS
+    from ptce_kg.eligibility import RULESETS
 
     parser = argparse.ArgumentParser(prog="ptce-kg", description="ptce-kg: the PTCE knowledge graph")
     sub = parser.add_subparsers(dest="command", required=True)
