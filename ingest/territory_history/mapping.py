@@ -20,7 +20,9 @@ version whose code lives on (the chef-lieu of a commune nouvelle keeps its code)
 Only versions ended since 2012-01-01 (PTCE documents date from 2013) are published.
 
 EPCI: a SIREN in one yearly DGCL list (epci.json) and not in the next is a former EPCI (years only), replaced
-by the EPCI of the next list holding its communes.
+by the EPCI of the next list holding its communes. Each list's members (epci.json ``membres``) give the communes'
+EPCI per year: a ptce:EPCIMembership per commune, EPCI and unbroken run of lists (2020, the list 0.8.0 ships,
+to the current one; no pinned version holds an earlier list).
 """
 
 from __future__ import annotations
@@ -299,6 +301,38 @@ class TerritoryHistorySource(Source):
             for siren in sorted(set(b) - set(a)):
                 if siren in current:
                     add(iri(f"epci/{siren}"), PTCE.firstCog, _gyear(yb))
+        self._memberships(add, lists)
+
+    def _memberships(self, add, lists: list[tuple[str, dict[str, dict]]]) -> None:
+        """Which commune was in which EPCI, per yearly DGCL list: one ptce:EPCIMembership per unbroken run of lists.
+
+        A run starting after the first list gets ptce:firstCog, one ended before the last (current) list
+        ptce:lastCog and ptce:firstCogWithout: years only, as for the EPCI themselves (lists of 1 January). The
+        commune is named by the code the list gives (``id/commune/{code}``, a former commune when it no longer exists).
+        """
+        years = [y for y, _ in lists]
+        held: dict[tuple[str, str], list[int]] = {}
+        for i, (_, epcis) in enumerate(lists):
+            for siren, e in epcis.items():
+                for m in e.get("membres", []):
+                    held.setdefault((siren, m["code"]), []).append(i)
+        for (siren, code), indexes in sorted(held.items()):
+            runs: list[list[int]] = []
+            for i in indexes:
+                if runs and runs[-1][-1] == i - 1:
+                    runs[-1].append(i)
+                elif not runs or runs[-1][-1] != i:
+                    runs.append([i])
+            for run in runs:
+                n = iri(f"epci-membership/{siren}/{code}/{years[run[0]]}")
+                add(n, A, PTCE.EPCIMembership)
+                add(n, PTCE.memberCommune, iri(f"commune/{code}"))
+                add(n, PTCE.ofEPCI, iri(f"epci/{siren}"))
+                if run[0] > 0:
+                    add(n, PTCE.firstCog, _gyear(years[run[0]]))
+                if run[-1] < len(years) - 1:
+                    add(n, PTCE.lastCog, _gyear(years[run[-1]]))
+                    add(n, PTCE.firstCogWithout, _gyear(years[run[-1] + 1]))
 
     def _former(self, add, n: NamedNode, c: str, name: str) -> None:
         self._formers.add(n)

@@ -100,3 +100,20 @@ def test_an_epci_absent_from_the_next_list_is_replaced_by_the_epci_of_its_commun
         assert former["isReplacedBy"] == {epci + "200000003"}
         assert ctx.territories[f"epci:{siren}"].value == epci + siren
     assert props(store, epci + "200000003")["firstCog"] == {"2022"}
+
+
+def test_communes_belong_to_epci_per_yearly_list_in_runs_of_years(loaded):
+    """Fixture lists: 2019's package holds the EPCI list of 2020; 99001 goes from CC Alpha (2020, 2021) to CC
+    Alpha-Delta (2022); 99004 from CC Delta to CC Alpha-Delta; 99003 ends with its commune."""
+    store, _ = loaded
+    rows = select(store, P + """SELECT ?m ?commune ?epci ?first ?last ?without { GRAPH ?g {
+        ?m a ptce:EPCIMembership ; ptce:memberCommune ?commune ; ptce:ofEPCI ?epci .
+        OPTIONAL { ?m ptce:firstCog ?first } OPTIONAL { ?m ptce:lastCog ?last }
+        OPTIONAL { ?m ptce:firstCogWithout ?without } } }""")
+    epci = "https://w3id.org/ptce-kg/id/epci/"
+    got = {(r["commune"][len(ID):], r["epci"][len(epci):]): (r["first"], r["last"], r["without"]) for r in rows}
+    assert got == {("99001", "200000001"): (None, "2021", "2022"), ("99003", "200000001"): (None, "2021", "2022"),
+                   ("99004", "200000002"): (None, "2021", "2022"),
+                   ("99001", "200000003"): ("2022", None, None), ("99004", "200000003"): ("2022", None, None)}
+    assert {r["m"] for r in rows} >= {"https://w3id.org/ptce-kg/id/epci-membership/200000001/99001/2020",
+                                      "https://w3id.org/ptce-kg/id/epci-membership/200000003/99001/2022"}
