@@ -78,3 +78,39 @@ def test_overseas_territories_link_to_the_eu_countries_table(store):
                 "http://publications.europa.eu/resource/authority/country/" + code for key, code in table.items()}
     assert got == expected
     assert got["https://w3id.org/ptce-kg/id/departement/974"].endswith("/country/REU")
+
+
+ESSGLOBAL = "http://purl.org/essglobal/standard/"
+SKOS = "http://www.w3.org/2004/02/skos/core#"
+
+
+def _csv(name: str) -> list[dict]:
+    with open(HERE / name, newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_legal_forms_and_ess_statuses_link_to_the_essglobal_terms_of_the_mapping(store):
+    """Every row of essglobal-matches.csv is one link of the graph and every ESSGLOBAL link is a row; its target
+    is a term of the published SKOS files (essglobal-terms.csv), its subject a concept of our code lists.
+    Expected links read from the CSV with csv, not through the mapping."""
+    terms = {row["iri"]: row["label_en"] for row in _csv("essglobal-terms.csv")}
+    matches = _csv("essglobal-matches.csv")
+    expected = {("https://w3id.org/ptce-kg/code/" + row["subject"], SKOS + row["match"], row["target"]) for row in matches}
+    rows = select(store, f"""SELECT ?s ?p ?o WHERE {{ GRAPH <{LINKS}> {{ ?s ?p ?o }}
+        FILTER(STRSTARTS(STR(?p), "{SKOS}") && STRSTARTS(STR(?o), "{ESSGLOBAL}")) }}""")
+    got = {(r["s"], r["p"], r["o"]) for r in rows}
+    assert got == expected and len(got) == len(matches) == 22
+    assert all(o in terms for _, _, o in got)
+    assert terms["http://purl.org/essglobal/standard/legal-form/L2"] == "Cooperative"
+    assert ("https://w3id.org/ptce-kg/code/legal-form/scop", SKOS + "closeMatch",
+            "http://purl.org/essglobal/standard/organisational-structure/OS60") in got  # Workers co-operative
+    assert all(row["reason"].strip() for row in matches)
+    concepts = {r["c"] for r in select(store, f"""SELECT ?c WHERE {{ ?c a <{SKOS}Concept> ; <{SKOS}inScheme> ?scheme
+        FILTER(?scheme IN (<https://w3id.org/ptce-kg/code/legal-form>, <https://w3id.org/ptce-kg/code/ess-status>)) }}""")}
+    assert {s for s, _, _ in got} <= concepts
+
+
+def test_no_link_to_insee_categories_juridiques_whose_iri_form_is_not_settled(store):
+    """INSEE's catégories juridiques have several IRI forms in INSEE's own code: none is made (see the mapping)."""
+    rows = select(store, f"""SELECT ?o WHERE {{ GRAPH <{LINKS}> {{ ?s ?p ?o }} FILTER(STRSTARTS(STR(?o), "http://id.insee.fr/")) }}""")
+    assert rows == []

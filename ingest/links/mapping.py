@@ -13,6 +13,30 @@ Only links whose target IRI follows from a published rule are made; none is gues
   the table has an entry for each of them, under the code given in `eu-countries.csv` (ISO 3166-1 alpha-3,
   except the TAAF, FQ0). Saint-Pierre-et-Miquelon is left out (its entry was not checked).
 
+- Legal forms and ESS statuses (code/legal-form/…, code/ess-status/…) → ESSGLOBAL, the RIPESS vocabulary
+  for the social and solidarity economy: its "Legal Form" scheme (http://purl.org/essglobal/standard/legal-form/,
+  terms L1–L5) and its "Organisational Structure" scheme
+  (http://purl.org/essglobal/standard/organisational-structure/, terms OS10–OS240). The terms and their English
+  labels are those of the SKOS files published in github.com/essglobal-linked-open-data/map-sse
+  (vocabs/standard/legal-form.skos, last changed in 149133e of 23 November 2016, and
+  organisational-structure.skos, last changed in 09d0289 of 14 December 2020, at the repository's last commit
+  fcb6853 of 16 December 2020; read on 1 December 2026), copied to `essglobal-terms.csv`.
+  `essglobal-matches.csv` gives each match and its reason: `skos:closeMatch` when the two terms name the same
+  thing (ESSGLOBAL gives no definitions, only labels, so never `exactMatch`), `skos:broadMatch` when ours is a
+  kind of theirs. Terms without an ESSGLOBAL counterpart are not linked (GE, GEIQ); the kinds of SIAE reach it
+  through `skos:broader`. The Solidarity Economy Association's later fork (ESSGLOBAL V2a, under
+  https://w3id.solidarityeconomy.coop/essglobal/V2a/…) is not linked to: its term IRIs are written both with
+  "/" and with "#" in its users' code, so their form could not be checked offline.
+
+Not linked: INSEE's catégories juridiques. INSEE's own code gives three forms for the same concept: its
+Metadata API (github.com/InseeFr/Metadata-API, CJQueries.java and the model classes, last changed 2 May 2024,
+read on 1 December 2026) documents `http://id.insee.fr/codes/cj/n3/{code}` and `…/cj/n2/{code}` as examples,
+shows `http://id.insee.fr/codes/cj/niveauIII/{code}/{n}` for a dated version, and finds a code's IRI by
+searching the newest versioned scheme (`…/codes/cj/cj{version}/niveauIII`) for an IRI ending with the code;
+a test of INSEE's newer Magma diffusion service (NomenclaturesQueriesTest, package
+fr.insee.rmes.magma.diffusion, read on 1 December 2026) expects `http://id.insee.fr/codes/cj/niveauIII/{code}`. None can be
+dereferenced offline, and which one INSEE serves today does not follow from a published rule, so none is made.
+
 Not linked: INSEE's own COG resources. Their published IRIs are opaque identifiers
 (http://id.insee.fr/geo/commune/{uuid}), which cannot be derived offline from the INSEE code; the code-based
 form (…/commune/39300) is an older one and is not made here.
@@ -38,6 +62,9 @@ from ptce_kg.rdf import DCT, RDFS, SKOS, A, TripleSink, code, en, fr, graph, iri
 HERE = Path(__file__).resolve().parent
 NACE = "http://data.europa.eu/ux2/nace2/"
 EU_COUNTRY = "http://publications.europa.eu/resource/authority/country/"
+ESSGLOBAL = "http://purl.org/essglobal/standard/"
+ESS_LEGAL_FORM = ESSGLOBAL + "legal-form/"
+ESS_STRUCTURE = ESSGLOBAL + "organisational-structure/"
 VOID = "http://rdfs.org/ns/void#"
 DATASET = iri("dataset/ptce-kg")
 
@@ -64,7 +91,30 @@ LINKSETS = (
             r"http://publications\.europa\.eu/resource/authority/country/[A-Z][A-Z0-9]{2}",
             "Outre-mer → table d'autorité « Pays et territoires » de l'Office des publications de l'UE",
             "Overseas territories → the EU Publications Office's « Countries and territories » authority table"),
+    Linkset("essglobal-legal-form-close", SKOS.closeMatch, ESS_LEGAL_FORM.rstrip("/"), ESS_LEGAL_FORM,
+            r"http://purl\.org/essglobal/standard/legal-form/L[1-5]",
+            "Formes juridiques → forme juridique équivalente d'ESSGLOBAL (RIPESS)",
+            "Legal forms → the same legal form in ESSGLOBAL (RIPESS)"),
+    Linkset("essglobal-legal-form-broad", SKOS.broadMatch, ESS_LEGAL_FORM.rstrip("/"), ESS_LEGAL_FORM,
+            r"http://purl\.org/essglobal/standard/legal-form/L[1-5]",
+            "Formes juridiques et statuts de l'ESS → forme juridique plus large d'ESSGLOBAL (RIPESS)",
+            "Legal forms and ESS statuses → a broader legal form of ESSGLOBAL (RIPESS)"),
+    Linkset("essglobal-structure-close", SKOS.closeMatch, ESS_STRUCTURE.rstrip("/"), ESS_STRUCTURE,
+            r"http://purl\.org/essglobal/standard/organisational-structure/OS\d{2,3}",
+            "Formes juridiques → structure d'organisation équivalente d'ESSGLOBAL (RIPESS)",
+            "Legal forms → the same organisational structure in ESSGLOBAL (RIPESS)"),
+    Linkset("essglobal-structure-broad", SKOS.broadMatch, ESS_STRUCTURE.rstrip("/"), ESS_STRUCTURE,
+            r"http://purl\.org/essglobal/standard/organisational-structure/OS\d{2,3}",
+            "Formes juridiques et statuts de l'ESS → structure d'organisation plus large d'ESSGLOBAL (RIPESS)",
+            "Legal forms and ESS statuses → a broader organisational structure of ESSGLOBAL (RIPESS)"),
 )
+
+
+def essglobal_linkset(match: str, target: str) -> str:
+    """The linkset of a row of essglobal-matches.csv, from its match and the scheme of its target."""
+    scheme = "legal-form" if target.startswith(ESS_LEGAL_FORM) else "structure"
+    kind = {"closeMatch": "close", "broadMatch": "broad"}[match]
+    return f"essglobal-{scheme}-{kind}"
 
 
 def nace_code(naf_id: str) -> str:
@@ -76,13 +126,15 @@ class LinksSource(Source):
     name = "links"
     graph = graph("links")
 
-    def __init__(self, naf_dir: Path, countries: Path = HERE / "eu-countries.csv"):
+    def __init__(self, naf_dir: Path, countries: Path = HERE / "eu-countries.csv",
+                 essglobal: Path = HERE / "essglobal-matches.csv", essglobal_terms: Path = HERE / "essglobal-terms.csv"):
         self.naf, self.countries = NafSource(naf_dir), Path(countries)
+        self.essglobal, self.essglobal_terms = Path(essglobal), Path(essglobal_terms)
 
     def provenance(self) -> Provenance:
         return Provenance(
-            title_fr="Liens vers d'autres jeux de données (NACE Rév. 2, table des pays de l'UE)",
-            title_en="Links to other datasets (NACE Rev. 2, the EU's countries table)",
+            title_fr="Liens vers d'autres jeux de données (NACE Rév. 2, table des pays de l'UE, ESSGLOBAL)",
+            title_en="Links to other datasets (NACE Rev. 2, the EU's countries table, ESSGLOBAL)",
             source_iri="https://w3id.org/ptce-kg/id/dataset/ptce-kg", version=self.naf.version(),
             licence_iri="https://www.etalab.gouv.fr/licence-ouverte-open-licence", publisher="ptce-kg",
         )
@@ -90,6 +142,23 @@ class LinksSource(Source):
     def _country_rows(self) -> list[dict]:
         with open(self.countries, newline="", encoding="utf-8") as handle:
             return list(csv.DictReader(handle))
+
+    def _essglobal_rows(self) -> list[tuple[int, dict]]:
+        """The rows of essglobal-matches.csv, each checked: a known scheme of ours, a known match, a target
+        among the ESSGLOBAL terms copied from the published SKOS files, and a reason."""
+        with open(self.essglobal_terms, newline="", encoding="utf-8") as handle:
+            terms = {row["iri"] for row in csv.DictReader(handle)}
+        with open(self.essglobal, newline="", encoding="utf-8") as handle:
+            rows = list(enumerate(csv.DictReader(handle), start=2))
+        for i, row in rows:
+            checks = (("subject", row["subject"].split("/")[0] in ("legal-form", "ess-status")),
+                      ("match", row["match"] in ("closeMatch", "broadMatch")),
+                      ("target", row["target"] in terms), ("reason", bool((row["reason"] or "").strip())))
+            for field, ok in checks:
+                if not ok:
+                    raise IngestError(self.name, f"invalid {field} '{row[field]}' / champ {field} invalide",
+                                      file=str(self.essglobal), line=str(i), field=field)
+        return rows
 
     def load(self, sink: TripleSink, ctx: BuildContext) -> None:
         counts = {ls.name: 0 for ls in LINKSETS}
@@ -112,6 +181,9 @@ class LinksSource(Source):
                 raise IngestError(self.name, f"unknown territory '{row['territory']}' / territoire inconnu",
                                   file=str(self.countries), line=str(i), field="territory")
             link("territories-eu-country", node, EU_COUNTRY + row["code"])
+        for _, row in self._essglobal_rows():
+            scheme, notation = row["subject"].split("/", 1)
+            link(essglobal_linkset(row["match"], row["target"]), code(scheme, notation), row["target"])
         for ls in LINKSETS:
             node = iri(f"linkset/{ls.name}")
             sink.add(node, A, NamedNode(VOID + "Linkset"))
