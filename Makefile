@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: install browser harvester virtuoso run build serve test bench load clean
+.PHONY: install browser harvester virtuoso run build serve test bench bench-peers load clean
 
 install: $(VENV)/.installed node_modules/.installed
 
@@ -47,7 +47,14 @@ virtuoso:
 test: install browser harvester virtuoso
 	$(BIN)/python -m pytest
 
-bench: install
+# The peers and engines make bench measures beside ptce-kg, each in its own venv (not product dependencies).
+bench-peers: .venv-rdflib-endpoint/.installed .venv-shacl-engines/.installed
+.venv-rdflib-endpoint/.installed: bench/rdflib-endpoint-requirements.txt
+	@{ $(PYTHON) -m venv .venv-rdflib-endpoint && .venv-rdflib-endpoint/bin/python -m pip install --quiet -r bench/rdflib-endpoint-requirements.txt && touch $@ ; } || echo "rdflib-endpoint not installed: bench/peers.py will skip it"
+.venv-shacl-engines/.installed: bench/shacl-engines-requirements.txt
+	@{ $(PYTHON) -m venv .venv-shacl-engines && .venv-shacl-engines/bin/python -m pip install --quiet -r bench/shacl-engines-requirements.txt && touch $@ ; } || echo "pyshacl-turbo / pyrudof not installed: bench/shacl.py will skip them"
+
+bench: install bench-peers
 	$(BIN)/python -m bench
 
 load: install

@@ -7,7 +7,9 @@ Every figure is measured in the same run as its reference and reported as a rati
   eligibility    one article 9 check (shapes parsed once), and the whole-graph validation
   export         dumps per format (gzip)                      vs  pyoxigraph's own serialisation
   memory         the server's peak resident memory at each scale
-  peers          ptce-kg beside Oxigraph server over HTTP, same dump and queries (bench/peers.py, peers.md)
+  peers          ptce-kg beside Oxigraph server (every scale) and rdflib-endpoint (1×) over HTTP, same dump
+                 and queries (bench/peers.py, peers.md)
+  SHACL engines  pyshacl-turbo and pyrudof beside pySHACL on shapes/ (bench/shacl.py, shacl.md)
 Targets are tracked in the report, never asserted by the tests.
 """
 
@@ -417,6 +419,7 @@ def write_report(path: Path, results: dict) -> None:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--scales", default="1,10", help="comma-separated factors (1 = the real graph)")
+    parser.add_argument("--scale", type=int, help="shorthand for --scales 1,N (the real graph and N×)")
     parser.add_argument("--reps", type=int, default=10)
     parser.add_argument("--seconds", type=float, default=5.0, help="duration of each throughput run")
     parser.add_argument("--no-rdflib", action="store_true")
@@ -425,6 +428,8 @@ def main(argv=None) -> int:
     parser.add_argument("--no-peers", action="store_true", help="skip the side-by-side run with Oxigraph server")
     parser.add_argument("--out", default=str(ROOT / "bench" / "reports" / "report.md"))
     args = parser.parse_args(argv)
+    if args.scale:
+        args.scales = "1" if args.scale == 1 else f"1,{args.scale}"
     scales = [int(s) for s in args.scales.split(",")]
     results: dict = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "scales": scales, "by_scale": {}}
     with tempfile.TemporaryDirectory(prefix="ptce-kg-bench-") as tmp:
@@ -459,14 +464,19 @@ def main(argv=None) -> int:
             print("[bench] beside Oxigraph server (bench/peers.py)…", flush=True)
             from bench import peers
 
-            peers.main(["--store", str(store1), "--seconds", str(args.seconds),
-                        "--out", str(Path(args.out).with_name("peers.md"))])
+            # rdflib-endpoint at 1×, Oxigraph server at every scale (synthetic graphs built anew there)
+            peers.main(["--store", str(store1), "--seconds", str(args.seconds), "--scales", args.scales,
+                        "--work", str(work), "--out", str(Path(args.out).with_name("peers.md"))])
         print("[bench] text search (bench/search.py)…", flush=True)
         from bench import search as search_bench
 
         search_bench.main(["--store", str(store1), "--out", str(Path(args.out).with_name("search.md"))])
         print("[bench] eligibility…", flush=True)
         results["eligibility"] = bench_eligibility(store1, 30, not args.no_validation)
+        print("[bench] SHACL engines beside pySHACL (bench/shacl.py)…", flush=True)
+        from bench import shacl as shacl_bench
+
+        shacl_bench.main(["--store", str(store1), "--out", str(Path(args.out).with_name("shacl.md"))])
         print("[bench] export…", flush=True)
         results["export"] = bench_export(store1, work)
     write_report(Path(args.out), results)

@@ -1,13 +1,17 @@
-"""`python -m bench.peers [--store DIR] [--out bench/reports/peers.md]`: ptce-kg beside Oxigraph server.
+"""`python -m bench.peers [--store DIR] [--scales 1,10] [--out bench/reports/peers.md]`: ptce-kg beside its peers.
 
 The same graph (Oxigraph server gets a store loaded from the build's own N-Quads dump, served by
-`oxigraph serve-read-only --union-default-graph`), the same research queries (queries/*.rq), the same
+`oxigraph serve-read-only --union-default-graph`; rdflib-endpoint, in its own venv `.venv-rdflib-endpoint`,
+loads the same N-Quads into rdflib's in-memory Dataset), the same research queries (queries/*.rq), the same
 loopback HTTP client (stdlib http.client, keep-alive, one connection per client thread):
 
   latency      each query, sequentially: p50/p95 over HTTP on both servers, and in-process pyoxigraph
                (query + SPARQL JSON serialisation) as the floor
   answers      row count and a digest of the sorted rows, checked equal on both servers
   throughput   the query mix from 1, 8 and 32 clients for a few seconds each
+  memory       each server's peak resident memory (VmHWM, with its child processes)
+  scale        at N× (`--scales 1,10`: synthetic graphs of the same shape, bench/synthetic.py) the same
+               ratios against Oxigraph server, and the growth of p99 at 32 clients from 1× to N×
 
 Every ratio has its reference from the same run (ptce-kg / Oxigraph server). Nothing here is asserted by
 the tests; the README's "Benchmarks" section reports the last run.
@@ -40,7 +44,11 @@ from conftest import free_port, stop  # noqa: E402
 from ptce_kg import queries  # noqa: E402
 
 JSON_RESULTS = "application/sparql-results+json"
+XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
 TARGET_MEDIAN_RATIO = 1.5
+TARGET_RDFLIB_SPEEDUP = 5.0  # rdflib-endpoint p50 / ptce-kg p50, median over the research queries
+RDFLIB_TIMEOUT_S = 20.0  # a query rdflib-endpoint has not answered by then is reported as "> 20 s"
+RDFLIB_VENV = ROOT / ".venv-rdflib-endpoint"
 INTERACTIVE_S = 0.05  # in-process p50 under which a query is part of the interactive mix
 
 
@@ -58,14 +66,15 @@ def pct(values: list[float], q: float) -> float:
 class Client:
     """One keep-alive HTTP/1.1 connection: POST a form-encoded query, read the whole answer."""
 
-    def __init__(self, base: str, path: str, source: str | None = None):
+    def __init__(self, base: str, path: str, source: str | None = None, timeout: float = 300):
         parts = urlsplit(base)
         self.host, self.port, self.path = parts.hostname, parts.port, path
         self.source = (source, 0) if source else None
+        self.timeout = timeout
         self.conn = self._connect()
 
     def _connect(self) -> http.client.HTTPConnection:
-        return http.client.HTTPConnection(self.host, self.port, timeout=300, source_address=self.source)
+        return http.client.HTTPConnection(self.host, self.port, timeout=self.timeout, source_address=self.source)
 
     def query(self, text: str, accept: str = JSON_RESULTS) -> tuple[int, bytes]:
         body = urlencode({"query": text})
@@ -75,6 +84,10 @@ class Client:
                     "Content-Type": "application/x-www-form-urlencoded", "Accept": accept})
                 response = self.conn.getresponse()
                 return response.status, response.read()
+            except TimeoutError:
+                self.conn.close()
+                self.conn = self._connect()
+                raise
             except (http.client.HTTPException, ConnectionError):
                 self.conn.close()
                 self.conn = self._connect()
@@ -97,8 +110,11 @@ def digest(body: bytes) -> tuple[int, str]:
         for var in sorted(binding):
             term = binding[var]
             value = "_:" if term["type"] == "bnode" else term["value"]
+            datatype = term.get("datatype", "")
+            if datatype == XSD_STRING:  # RDF 1.1: a plain literal is an xsd:string, however it is written
+                datatype = ""
             row.append((var, term["type"].replace("typed-literal", "literal"), value,
-                        term.get("xml:lang", ""), term.get("datatype", "")))
+                        term.get("xml:lang", ""), datatype))
         rows.append(repr(row))
     return len(rows), hashlib.sha256("\n".join(sorted(rows)).encode()).hexdigest()[:16]
 
@@ -112,16 +128,29 @@ def oxigraph_binary() -> str:
     return binary
 
 
-def start_oxigraph(store: Path, work: Path) -> tuple[subprocess.Popen, str]:
-    """`oxigraph serve-read-only` on a store loaded from the published build's N-Quads dump."""
+def nquads(store: Path, work: Path) -> Path:
+    """The published build's N-Quads dump, unzipped (a synthetic store has none: its quads serialised)."""
     from ptce_kg.store import StoreRoot
 
-    build = StoreRoot(store).current_name()
-    dump = store / "dumps" / build / "all.nq.gz"
-    nq = work / "all.nq"
-    with gzip.open(dump, "rb") as src, open(nq, "wb") as dst:
-        shutil.copyfileobj(src, dst)
-    location = work / "oxigraph"
+    root = StoreRoot(store)
+    dump = store / "dumps" / root.current_name() / "all.nq.gz"
+    nq = work / f"all-{store.name}.nq"
+    if nq.exists():
+        return nq
+    if dump.exists():
+        with gzip.open(dump, "rb") as src, open(nq, "wb") as dst:
+            shutil.copyfileobj(src, dst)
+    else:
+        with open(nq, "wb") as dst:
+            pyoxigraph.serialize(root.open_read().quads_for_pattern(None, None, None, None), dst,
+                                 format=pyoxigraph.RdfFormat.N_QUADS)
+    return nq
+
+
+def start_oxigraph(store: Path, work: Path) -> tuple[subprocess.Popen, str]:
+    """`oxigraph serve-read-only` on a store loaded from the published build's N-Quads dump."""
+    nq = nquads(store, work)
+    location = work / f"oxigraph-{store.name}"
     binary = oxigraph_binary()
     subprocess.run([binary, "load", "--location", str(location), "--file", str(nq)], check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -142,6 +171,46 @@ def start_oxigraph(store: Path, work: Path) -> tuple[subprocess.Popen, str]:
             time.sleep(0.2)
     process.kill()
     raise RuntimeError("oxigraph server did not start")
+
+
+def rdflib_endpoint_binary(venv: Path = RDFLIB_VENV) -> Path | None:
+    binary = venv / "bin" / "rdflib-endpoint"
+    return binary if binary.exists() else None
+
+
+def start_rdflib_endpoint(nq: Path, binary: Path, load_timeout: float = 900) -> tuple[subprocess.Popen, str, float]:
+    """`rdflib-endpoint serve all.nq`: the whole dump parsed into rdflib's in-memory Dataset (default graph =
+    union). Returns the process, its base URL and the seconds it took to load and answer."""
+    port = free_port()
+    log = tempfile.NamedTemporaryFile(prefix=f"rdflib-endpoint-{port}-", suffix=".log", delete=False)
+    started = time.monotonic()
+    process = subprocess.Popen([str(binary), "serve", str(nq), "--host", "127.0.0.1", "--port", str(port)],
+                               stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    while time.monotonic() < started + load_timeout:
+        if process.poll() is not None:
+            raise RuntimeError(Path(log.name).read_text(errors="replace")[-3000:])
+        try:
+            if Client(base, "/sparql", timeout=30).query("ASK {}")[0] == 200:
+                return process, base, time.monotonic() - started
+        except OSError:
+            time.sleep(1)
+    process.kill()
+    raise RuntimeError(f"rdflib-endpoint did not answer within {load_timeout:.0f} s")
+
+
+def peak_mb(pid: int) -> float:
+    """Peak resident memory (VmHWM) of a process and its children, in MB."""
+    total = 0.0
+    children = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
+    for p in [pid] + [int(c) for c in children]:
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    total += int(line.split()[1]) / 1024
+        except OSError:
+            pass
+    return total
 
 
 def start_ptce_kg(store: Path, root: Path = ROOT) -> tuple[subprocess.Popen, str]:
@@ -210,6 +279,54 @@ def latency(store: Path, servers: dict[str, tuple[str, str]], reps: int) -> list
     return rows
 
 
+def latency_rdflib(nq: Path, binary: Path, rows: list[dict], reps: int) -> dict:
+    """rdflib-endpoint on the same probes as `latency`, fewer runs (its queries take up to seconds).
+
+    rdflib-endpoint evaluates on its event loop, one query at a time, with no timeout: a query it has not
+    answered within RDFLIB_TIMEOUT_S is reported as such and the server is restarted (the query would
+    otherwise hold it for every later one). Its answers are compared with ptce-kg's."""
+    process, base, load_s = start_rdflib_endpoint(nq, binary)
+    info = {"load_seconds": load_s, "timeouts": [], "restarts": 0}
+    texts = {"ask-empty": "ASK {}"} | {q.name: q.text for q in comparable()}
+    try:
+        client = Client(base, "/sparql", timeout=RDFLIB_TIMEOUT_S)
+        for entry in rows:
+            text = texts[entry["query"]]
+            print(f"[peers] rdflib-endpoint: {entry['query']}…", flush=True)
+            try:
+                started = time.perf_counter()
+                status, body = client.query(text)
+                first = time.perf_counter() - started
+            except TimeoutError:
+                entry.update(rdflib_endpoint_status="timeout", rdflib_endpoint_answer=None,
+                             rdflib_endpoint_p50=None, rdflib_endpoint_p95=None, rdflib_endpoint_same=None)
+                info["timeouts"].append(entry["query"])
+                info["peak_mb"] = max(info.get("peak_mb", 0), peak_mb(process.pid))
+                stop(process)
+                info["restarts"] += 1
+                process, base, _ = start_rdflib_endpoint(nq, binary)
+                client = Client(base, "/sparql", timeout=RDFLIB_TIMEOUT_S)
+                continue
+            entry["rdflib_endpoint_status"] = status
+            try:
+                entry["rdflib_endpoint_answer"] = digest(body) if status == 200 else None
+            except (ValueError, KeyError):
+                entry["rdflib_endpoint_answer"] = None
+            times = [first]  # a slow query (over 0.5 s): its first answer and two more runs
+            for _ in range(2 if first > 0.5 else max(1, reps - 1)):
+                t = time.perf_counter()
+                client.query(text)
+                times.append(time.perf_counter() - t)
+            entry["rdflib_endpoint_p50"], entry["rdflib_endpoint_p95"] = pct(times, .5), pct(times, .95)
+            entry["rdflib_endpoint_same"] = entry["rdflib_endpoint_answer"] == entry["ptce_kg_answer"]
+        client.close()
+        info["base"], info["process"] = base, process
+        return info
+    except BaseException:
+        stop(process)
+        raise
+
+
 def throughput(base: str, path: str, texts: list[str], clients: int, seconds: float) -> dict:
     done, errors, latencies = [0], [0], []
     lock = threading.Lock()
@@ -252,13 +369,30 @@ def ms(x: float | None) -> str:
     return "–" if x is None else f"{x * 1000:.2f}"
 
 
+def ratio(a: float | None, b: float | None) -> str:
+    return "–" if not a or not b else f"{a / b:.2f}×"
+
+
+def median_ratio(rows: list[dict], ours: str, theirs: str) -> float | None:
+    values = [r[f"{ours}_p50"] / r[f"{theirs}_p50"] for r in rows
+              if r["query"] != "ask-empty" and r.get(f"{ours}_p50") and r.get(f"{theirs}_p50")]
+    return statistics.median(values) if values else None
+
+
+def runs_of(scale: dict, server: str, mix: str) -> dict:
+    return {t["clients"]: t for t in scale["throughput"].get(server, []) if t.get("mix", "all") == mix}
+
+
 def report(path: Path, results: dict) -> str:
-    lat = results["latency"]
+    scales = results["scales"]
+    one = results["by_scale"][str(scales[0])]
+    lat = one["latency"]
     research = [r for r in lat if r["query"] != "ask-empty"]
     ratios = [r["ptce_kg_p50"] / r["oxigraph_p50"] for r in research]
-    lines = [f"# ptce-kg beside Oxigraph server ({results['date']})", "",
-             f"Graph: {results['quads']:,} quads; {results['reps']} runs per query; ptce-kg with "
-             f"{results['workers']} query workers; both on loopback, same client (stdlib http.client, keep-alive).", "",
+    lines = [f"# ptce-kg beside Oxigraph server and rdflib-endpoint ({results['date']})", "",
+             f"Graph at {scales[0]}×: {one['quads']:,} quads; {results['reps']} runs per query; ptce-kg with "
+             f"{results['workers']} query workers; every server on loopback, same client (stdlib http.client, "
+             f"keep-alive); machine load average at the start {results.get('load_average', '?')}.", "",
              "## Ratios ptce-kg / Oxigraph server", "",
              "| measure | ptce-kg | Oxigraph server | ratio | target |", "|---|---:|---:|---:|---:|",
              f"| median over the research queries of the p50 ratio | | | {statistics.median(ratios):.2f}× | "
@@ -267,80 +401,229 @@ def report(path: Path, results: dict) -> str:
     ask = next(r for r in lat if r["query"] == "ask-empty")
     lines.append(f"| `ASK {{}}` p50 (ms) | {ms(ask['ptce_kg_p50'])} | {ms(ask['oxigraph_p50'])} | "
                  f"{ask['ptce_kg_p50'] / ask['oxigraph_p50']:.2f}× | |")
-    for ours, theirs in zip(results["throughput"]["ptce_kg"], results["throughput"]["oxigraph"]):
+    for ours, theirs in zip(one["throughput"]["ptce_kg"], one["throughput"]["oxigraph"]):
         lines.append(f"| throughput, {ours.get('mix', 'all')} queries, {ours['clients']} clients (req/s) | "
                      f"{ours['requests_per_s']:.0f} | "
                      f"{theirs['requests_per_s']:.0f} | {ours['requests_per_s'] / theirs['requests_per_s']:.2f} | ≥ 0.6 |")
-    lines += ["", "## Per query (ms)", "",
-              "| query | in-process p50 | ptce-kg p50 | ptce-kg p95 | Oxigraph p50 | Oxigraph p95 | ratio p50 | rows | same answer |",
-              "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
-    for r in lat:
-        answer = r["ptce_kg_answer"]
-        lines.append(f"| {r['query']} | {ms(r['in_process_p50'])} | {ms(r['ptce_kg_p50'])} | {ms(r['ptce_kg_p95'])} | "
-                     f"{ms(r['oxigraph_p50'])} | {ms(r['oxigraph_p95'])} | {r['ptce_kg_p50'] / r['oxigraph_p50']:.2f}× | "
-                     f"{answer[0] if answer else r['ptce_kg_status']} | {'yes' if r['same_answer'] else '**no**'} |")
-    lines += ["", "## Throughput (query mixes: all research queries; the interactive ones, under "
-              f"{INTERACTIVE_S * 1000:.0f} ms in process)", "",
-              "| server | mix | clients | req/s | p50 (ms) | p99 (ms) | errors |", "|---|---|---:|---:|---:|---:|---:|"]
-    for server, runs in results["throughput"].items():
-        for t in runs:
-            lines.append(f"| {server} | {t.get('mix', 'all')} | {t['clients']} | {t['requests_per_s']:.0f} | "
-                         f"{ms(t['p50'])} | {ms(t['p99'])} | {t['errors']} |")
+    rd = one.get("rdflib_endpoint")
+    if rd and not rd.get("skipped"):
+        answered = [r for r in research if r.get("rdflib_endpoint_p50")]
+        speed = statistics.median(r["rdflib_endpoint_p50"] / r["ptce_kg_p50"] for r in answered) if answered else None
+        # a query rdflib-endpoint did not answer within the timeout counts as the timeout (a lower bound)
+        bounded = statistics.median((r.get("rdflib_endpoint_p50") or RDFLIB_TIMEOUT_S) / r["ptce_kg_p50"]
+                                    for r in research if r.get("rdflib_endpoint_status") in (200, "timeout"))
+        same = sum(1 for r in answered if r.get("rdflib_endpoint_same"))
+        lines += ["", "## Ratios rdflib-endpoint / ptce-kg (how many times faster ptce-kg is)", "",
+                  f"rdflib-endpoint {rd['version']} (PyPI, its own venv `.venv-rdflib-endpoint`), the same N-Quads "
+                  f"dump parsed into rdflib's in-memory Dataset (default graph = union): loaded and answering in "
+                  f"{rd['load_seconds']:.0f} s, peak {rd['peak_mb']:.0f} MB. It evaluates one query at a time on its "
+                  f"event loop, with no timeout: a query not answered within {RDFLIB_TIMEOUT_S:.0f} s counts as "
+                  f"“> {RDFLIB_TIMEOUT_S:.0f} s” and the server was restarted ({rd['restarts']} restarts).", "",
+                  "| measure | value | target |", "|---|---:|---:|",
+                  f"| median over the queries both answered of rdflib-endpoint p50 / ptce-kg p50 | "
+                  f"{'–' if speed is None else f'{speed:.1f}×'} | ≥ {TARGET_RDFLIB_SPEEDUP:.0f}× |",
+                  f"| the same, a timed-out query counted as {RDFLIB_TIMEOUT_S:.0f} s (lower bound) | {bounded:.1f}× | |",
+                  f"| queries answered / timed out / failed | {len(answered)} / {len(rd['timeouts'])} / "
+                  f"{len(research) - len(answered) - len(rd['timeouts'])} of {len(research)} | |",
+                  f"| answers equal to ptce-kg's (rows and digest) | {same} of {len(answered)} | all |"]
+        for t in rd.get("throughput", []):
+            ours = runs_of(one, "ptce_kg", t["mix"]).get(t["clients"])
+            lines.append(f"| throughput, {t['mix']} queries, {t['clients']} clients: ptce-kg / rdflib-endpoint "
+                         f"({ours['requests_per_s']:.0f} vs {t['requests_per_s']:.0f} req/s) | "
+                         f"{ours['requests_per_s'] / max(t['requests_per_s'], 1e-9):.1f}× | |")
+    elif rd:
+        lines += ["", f"rdflib-endpoint: not measured ({rd['skipped']}).", ""]
+    if len(scales) > 1:
+        lines += ["", "## Scale", "",
+                  "| measure | " + " | ".join(f"{s}×" for s in scales) + " |", "|---|" + "---:|" * len(scales)]
+        by = [results["by_scale"][str(s)] for s in scales]
+        lines.append("| quads | " + " | ".join(f"{b['quads']:,}" for b in by) + " |")
+        lines.append("| median p50 ratio ptce-kg / Oxigraph server | "
+                     + " | ".join(f"{median_ratio(b['latency'], 'ptce_kg', 'oxigraph'):.2f}×" for b in by) + " |")
+        for mix in ("all", "interactive"):
+            for n in sorted(runs_of(by[0], "ptce_kg", mix)):
+                cells = []
+                for b in by:
+                    o, x = runs_of(b, "ptce_kg", mix).get(n), runs_of(b, "oxigraph", mix).get(n)
+                    cells.append("–" if not (o and x) else f"{o['requests_per_s'] / x['requests_per_s']:.2f} "
+                                 f"({o['requests_per_s']:.1f} vs {x['requests_per_s']:.1f})")
+                lines.append(f"| throughput ratio, {mix} queries, {n} clients (req/s) | " + " | ".join(cells) + " |")
+        for server, label in (("ptce_kg", "ptce-kg"), ("oxigraph", "Oxigraph server")):
+            lines.append(f"| {label} peak memory (MB, with its workers) | "
+                         + " | ".join(f"{b['peak_mb'][server]:.0f}" for b in by) + " |")
+        for mix in ("all", "interactive"):
+            for server, label in (("ptce_kg", "ptce-kg"), ("oxigraph", "Oxigraph server")):
+                p99 = [runs_of(b, server, mix).get(32, {}).get("p99") for b in by]
+                growth = f" (×{p99[-1] / p99[0]:.1f} from {scales[0]}× to {scales[-1]}×)" if p99[0] and p99[-1] else ""
+                lines.append(f"| {label} p99 at 32 clients, {mix} queries (ms) | "
+                             + " | ".join(ms(v) for v in p99[:-1]) + f" | {ms(p99[-1])}{growth} |")
+        g = {}
+        for mix in ("all", "interactive"):
+            p = {srv: [runs_of(b, srv, mix).get(32, {}).get("p99") for b in (by[0], by[-1])] for srv in ("ptce_kg", "oxigraph")}
+            if all(v[0] and v[1] for v in p.values()):
+                g[mix] = (p["ptce_kg"][1] / p["ptce_kg"][0], p["oxigraph"][1] / p["oxigraph"][0])
+        for mix, (ours, theirs) in g.items():
+            lines.append(f"\np99 at 32 clients, {mix} queries, grew ×{ours:.2f} for ptce-kg and ×{theirs:.2f} for "
+                         f"Oxigraph server from {scales[0]}× to {scales[-1]}× (target: no faster than Oxigraph "
+                         f"server's: {'met' if ours <= theirs else 'missed'}).")
+    for scale in scales:
+        b = results["by_scale"][str(scale)]
+        with_rd = any("rdflib_endpoint_p50" in r for r in b["latency"])
+        lines += ["", f"## Per query at {scale}× (ms)", "",
+                  "| query | in-process p50 | ptce-kg p50 | ptce-kg p95 | Oxigraph p50 | Oxigraph p95 | ratio p50 |"
+                  + (" rdflib-endpoint p50 | rdflib-endpoint p95 | rdflib-endpoint / ptce-kg |" if with_rd else "")
+                  + " rows | same answer |",
+                  "|---|---:|---:|---:|---:|---:|---:|" + ("---:|---:|---:|" if with_rd else "") + "---:|---|"]
+        for r in b["latency"]:
+            answer = r["ptce_kg_answer"]
+            rdcells = ""
+            if with_rd:
+                st = r.get("rdflib_endpoint_status")
+                if st == "timeout":
+                    rdcells = f" > {RDFLIB_TIMEOUT_S * 1000:.0f} | | > {RDFLIB_TIMEOUT_S / r['ptce_kg_p50']:.0f}× |"
+                elif st != 200:
+                    rdcells = f" status {st} | | – |"
+                else:
+                    rdcells = (f" {ms(r['rdflib_endpoint_p50'])} | {ms(r['rdflib_endpoint_p95'])} | "
+                               f"{ratio(r['rdflib_endpoint_p50'], r['ptce_kg_p50'])} |")
+            same = "yes" if r["same_answer"] else "**no**"
+            if with_rd and r.get("rdflib_endpoint_status") == 200:
+                same += "; rdflib-endpoint " + ("yes" if r.get("rdflib_endpoint_same") else
+                                                f"**no** ({(r.get('rdflib_endpoint_answer') or ['?'])[0]} rows)")
+            lines.append(f"| {r['query']} | {ms(r['in_process_p50'])} | {ms(r['ptce_kg_p50'])} | {ms(r['ptce_kg_p95'])} | "
+                         f"{ms(r['oxigraph_p50'])} | {ms(r['oxigraph_p95'])} | {r['ptce_kg_p50'] / r['oxigraph_p50']:.2f}× |"
+                         f"{rdcells} {answer[0] if answer else r['ptce_kg_status']} | {same} |")
+        lines += ["", f"## Throughput at {scale}× (query mixes: all research queries; the interactive ones, under "
+                  f"{INTERACTIVE_S * 1000:.0f} ms in process at 1×)", "",
+                  "| server | mix | clients | req/s | p50 (ms) | p99 (ms) | errors |", "|---|---|---:|---:|---:|---:|---:|"]
+        for server, runs in b["throughput"].items():
+            for t in runs:
+                lines.append(f"| {server} | {t.get('mix', 'all')} | {t['clients']} | {t['requests_per_s']:.1f} | "
+                             f"{ms(t['p50'])} | {ms(t['p99'])} | {t['errors']} |")
+        lines.append("")
+        lines.append("Peak memory (MB): " + ", ".join(f"{k} {v:.0f}" for k, v in b["peak_mb"].items()) + ".")
     text = "\n".join(lines) + "\n"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
-    path.with_suffix(".json").write_text(json.dumps(results, indent=1), encoding="utf-8")
+    path.with_suffix(".json").write_text(json.dumps(results, indent=1, default=str), encoding="utf-8")
     return text
+
+
+def run_scale(store: Path, work: Path, args, fast: set[str] | None) -> tuple[dict, set[str]]:
+    """Every measurement on one store: latency and throughput of ptce-kg and Oxigraph server (and, if asked,
+    rdflib-endpoint), each server's peak memory."""
+    from ptce_kg.store import StoreRoot
+
+    quads = sum(1 for _ in StoreRoot(store).open_read().quads_for_pattern(None, None, None, None))
+    print(f"[peers] {store.name}: {quads:,} quads; Oxigraph server…", flush=True)
+    oxi_process, oxi_base = start_oxigraph(store, work)
+    ours_process = None
+    entry: dict = {"quads": quads, "peak_mb": {}}
+    try:
+        ours_process, ours_base = start_ptce_kg(store, Path(args.root))
+        servers = {"ptce_kg": (ours_base, "/sparql"), "oxigraph": (oxi_base, "/query")}
+        print("[peers] latency…", flush=True)
+        lat = latency(store, servers, args.reps)
+        # Two mixes: every research query, and the interactive ones (under 50 ms in process at the first
+        # scale, the same set at every scale), where the request path rather than evaluation sets the pace.
+        if fast is None:
+            fast = {r["query"] for r in lat if r["in_process_p50"] < INTERACTIVE_S}
+        mixes = {"all": [q.text for q in comparable()],
+                 "interactive": [q.text for q in comparable() if q.name in fast]}
+        runs: dict = {"ptce_kg": [], "oxigraph": []}
+        for mix, texts in mixes.items():
+            for n in [int(c) for c in args.clients.split(",")]:
+                for server, (base, path) in servers.items():
+                    print(f"[peers] throughput {server}, {mix} queries × {n}…", flush=True)
+                    runs[server].append(throughput(base, path, texts, n, args.seconds) | {"mix": mix})
+        entry["peak_mb"] = {"ptce_kg": peak_mb(ours_process.pid), "oxigraph": peak_mb(oxi_process.pid)}
+    finally:
+        if ours_process is not None:
+            stop(ours_process)
+        stop(oxi_process)
+    entry["latency"], entry["throughput"] = lat, runs
+    return entry, fast
+
+
+def with_rdflib_endpoint(entry: dict, store: Path, work: Path, args, fast: set[str]) -> None:
+    """rdflib-endpoint on the same store's dump, alone on the machine (the other servers are stopped)."""
+    binary = rdflib_endpoint_binary(Path(args.rdflib_endpoint_venv))
+    if binary is None:
+        entry["rdflib_endpoint"] = {"skipped": f"not installed in {args.rdflib_endpoint_venv} (make bench installs it)"}
+        print(f"[peers] rdflib-endpoint: {entry['rdflib_endpoint']['skipped']}", flush=True)
+        return
+    version = subprocess.run([str(binary.parent / "python"), "-c",
+                              "import importlib.metadata as m; print(m.version('rdflib-endpoint'))"],
+                             capture_output=True, text=True).stdout.strip()
+    print(f"[peers] rdflib-endpoint {version}: loading the dump…", flush=True)
+    info = latency_rdflib(nquads(store, work), binary, entry["latency"], args.reps)
+    process, base = info.pop("process"), info.pop("base")
+    try:
+        # The interactive mix only, less what it failed or timed out on: the whole mix holds queries it
+        # takes longer than a run to answer, one at a time.
+        answered = {r["query"] for r in entry["latency"] if r.get("rdflib_endpoint_status") == 200}
+        texts = [q.text for q in comparable() if q.name in fast and q.name in answered]
+        info["throughput"] = []
+        for n in [int(c) for c in args.clients.split(",")]:
+            print(f"[peers] throughput rdflib-endpoint, interactive queries × {n}…", flush=True)
+            info["throughput"].append(throughput(base, "/sparql", texts, n, args.seconds) | {"mix": "interactive"})
+        info["peak_mb"] = max(info.get("peak_mb", 0), peak_mb(process.pid))
+    finally:
+        stop(process)
+    info["version"] = version
+    entry["rdflib_endpoint"] = info
+    entry["peak_mb"]["rdflib_endpoint"] = info["peak_mb"]
+    entry["throughput"]["rdflib_endpoint"] = info["throughput"]
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.peers")
     parser.add_argument("--store", help="a built store (default: build one in a temporary folder)")
+    parser.add_argument("--scales", default="1", help="comma-separated factors, e.g. 1,10 (synthetic graphs "
+                        "of the same shape, bench/synthetic.py); the first is the reference of the growth")
     parser.add_argument("--reps", type=int, default=30)
     parser.add_argument("--seconds", type=float, default=5.0, help="duration of each throughput run")
     parser.add_argument("--clients", default="1,8,32")
+    parser.add_argument("--rdflib-endpoint-venv", default=str(RDFLIB_VENV),
+                        help="venv holding rdflib-endpoint (measured at 1× only; `make bench` installs it)")
+    parser.add_argument("--no-rdflib-endpoint", action="store_true")
+    parser.add_argument("--work", help="folder for the servers' stores and dumps (default: a temporary one)")
     parser.add_argument("--out", default=str(ROOT / "bench" / "reports" / "peers.md"))
     parser.add_argument("--root", default=str(ROOT),
                         help="the checkout whose `ptce-kg serve` is measured (e.g. an older commit, for before/after)")
     args = parser.parse_args(argv)
     from ptce_kg.config import settings as load_settings
-    from ptce_kg.store import StoreRoot
 
-    with tempfile.TemporaryDirectory(prefix="ptce-kg-peers-") as tmp:
+    scales = [int(s) for s in args.scales.split(",")]
+    results = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "reps": args.reps, "scales": scales,
+               "workers": int(os.environ.get("PTCE_KG_WORKERS", load_settings().workers)),
+               "load_average": " ".join(f"{x:.1f}" for x in os.getloadavg()), "by_scale": {}}
+    with tempfile.TemporaryDirectory(prefix="ptce-kg-peers-", dir=args.work) as tmp:
         work = Path(tmp)
         store = Path(args.store) if args.store else work / "store"
         if not args.store:
             print("[peers] build…", flush=True)
             subprocess.run([sys.executable, "-m", "cli", "build", "--store", str(store)], cwd=ROOT,
                            check=True, stdout=subprocess.DEVNULL)
-        quads = sum(1 for _ in StoreRoot(store).open_read().quads_for_pattern(None, None, None, None))
-        print("[peers] Oxigraph server…", flush=True)
-        oxi_process, oxi_base = start_oxigraph(store, work)
-        ours_process = None
-        try:
-            ours_process, ours_base = start_ptce_kg(store, Path(args.root))
-            servers = {"ptce_kg": (ours_base, "/sparql"), "oxigraph": (oxi_base, "/query")}
-            print("[peers] latency…", flush=True)
-            lat = latency(store, servers, args.reps)
-            # Two mixes: every research query, and the interactive ones (under 50 ms in process), where the
-            # request path rather than evaluation sets the pace.
-            fast = {r["query"] for r in lat if r["in_process_p50"] < INTERACTIVE_S}
-            mixes = {"all": [q.text for q in comparable()],
-                     "interactive": [q.text for q in comparable() if q.name in fast]}
-            runs: dict = {"ptce_kg": [], "oxigraph": []}
-            for mix, texts in mixes.items():
-                for n in [int(c) for c in args.clients.split(",")]:
-                    for server, (base, path) in servers.items():
-                        print(f"[peers] throughput {server}, {mix} queries × {n}…", flush=True)
-                        runs[server].append(throughput(base, path, texts, n, args.seconds) | {"mix": mix})
-        finally:
-            if ours_process is not None:
-                stop(ours_process)
-            stop(oxi_process)
-    results = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "quads": quads, "reps": args.reps,
-               "workers": int(os.environ.get("PTCE_KG_WORKERS", load_settings().workers)),
-               "latency": lat, "throughput": runs}
-    print(report(Path(args.out), results))
+        fast = None
+        for scale in scales:
+            if scale == 1:
+                scaled = store
+            else:
+                from bench.__main__ import synthetic_store
+
+                print(f"[peers] synthetic graph at {scale}×…", flush=True)
+                t = time.monotonic()
+                scaled = synthetic_store(store, work, scale)
+                print(f"[peers] synthetic graph at {scale}× in {time.monotonic() - t:.0f} s", flush=True)
+            entry, fast = run_scale(scaled, work, args, fast)
+            if scale == 1 and not args.no_rdflib_endpoint:
+                with_rdflib_endpoint(entry, scaled, work, args, fast)
+            elif not args.no_rdflib_endpoint:
+                entry["rdflib_endpoint"] = {"skipped": f"at {scale}× rdflib's in-memory Dataset would hold "
+                                            f"{entry['quads']:,} quads: measured at 1× only"}
+            results["by_scale"][str(scale)] = entry
+            print(report(Path(args.out), results), flush=True)  # each scale's results kept as they come
     return 0
 
 
