@@ -21,6 +21,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, PlainTextResponse, RedirectResponse, Response
 from rdflib.namespace import DCAT, DCTERMS, PROV, RDF, VOID, XSD
 
+from ptce_kg import iris
 from ptce_kg import changes
 from ptce_kg.changes import DELETE, Member
 
@@ -31,7 +32,7 @@ LDES = rdflib.Namespace("https://w3id.org/ldes#")
 TREE = rdflib.Namespace("https://w3id.org/tree#")
 AS = rdflib.Namespace("https://www.w3.org/ns/activitystreams#")
 SPDX = rdflib.Namespace("http://spdx.org/rdf/terms#")
-PTCE = rdflib.Namespace("https://w3id.org/ptce-kg/def#")
+PTCE = rdflib.Namespace(iris.DEF)
 IANA = "https://www.iana.org/assignments/media-types/"
 LICENCE = rdflib.URIRef("https://www.etalab.gouv.fr/licence-ouverte-open-licence")
 KIND = {"create": AS.Create, "update": AS.Update, "delete": AS.Delete}
@@ -60,7 +61,7 @@ def _pages(log: list[Member]) -> list[list[Member]]:
 
 def _urls(request: Request):
     base = request.app.state.settings.public_url  # PTCE_KG_PUBLIC_URL, never the Host header
-    stream = rdflib.URIRef(request.app.state.settings.base_iri + "id/changes")
+    stream = rdflib.URIRef(iris.resource("changes"))
     return base, stream
 
 
@@ -90,7 +91,7 @@ def _describe_stream(g: rdflib.Graph, stream, root) -> None:
         "One member per build and changed named graph: the triples removed and added (gzipped N-Quads). "
         "Applied in order to an empty store, they give the graph of the last build.", lang="en")))
     g.add((stream, DCTERMS.license, LICENCE))
-    g.add((stream, DCTERMS.isPartOf, rdflib.URIRef("https://w3id.org/ptce-kg/id/dataset/ptce-kg")))
+    g.add((stream, DCTERMS.isPartOf, rdflib.URIRef(iris.DATASET)))
     g.add((root, RDF.type, TREE.Node))
 
 
@@ -121,13 +122,12 @@ def _patch(g: rdflib.Graph, request: Request, member: Member, patch) -> rdflib.U
 
 
 def _member(g: rdflib.Graph, request: Request, stream, member: Member) -> None:
-    base_iri = request.app.state.settings.base_iri
-    node = rdflib.URIRef(f"{base_iri}id/change/{member.build}/{member.stem}")
+    node = rdflib.URIRef(iris.resource(f"change/{member.build}/{member.stem}"))
     g.add((stream, TREE.member, node))
     g.add((node, RDF.type, KIND[member.kind]))
     g.add((node, AS.object, rdflib.URIRef(member.graph)))
     g.add((node, PROV.generatedAtTime, _time(member.time)))
-    g.add((node, PROV.wasGeneratedBy, rdflib.URIRef(f"{base_iri}id/build/{member.build}")))
+    g.add((node, PROV.wasGeneratedBy, rdflib.URIRef(iris.resource(f"build/{member.build}"))))
     if member.kind != DELETE:
         g.add((node, PTCE.replacesGraph, rdflib.Literal(member.replaces)))
     if member.removed is not None:

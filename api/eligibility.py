@@ -11,6 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel
 
+from ptce_kg import iris
 from ptce_kg import candidate, checking, eligibility, records
 
 from ptce_kg.errors import InputError
@@ -300,9 +301,9 @@ async def check_known(request: Request, ptce_id: str,
     if (refused := version_error(rules, as_of)) is not None:
         return refused
     store = request.app.state.live.get_or_none()
-    iri = f"https://w3id.org/ptce-kg/id/ptce/{ptce_id}"
+    iri = iris.resource(f"ptce/{ptce_id}")
     if store is None or not ptce_id.replace("-", "").isalnum() or not bool(store.query(
-            f"ASK {{ <{iri}> a <https://w3id.org/ptce-kg/def#PTCE> }}", use_default_graph_as_union=True)):
+            f"ASK {{ <{iri}> a <{iris.DEF}PTCE> }}", use_default_graph_as_union=True)):
         return JSONResponse({"error": f"no PTCE '{ptce_id}' in the graph / PTCE inconnu"}, status_code=404)
     report = await _run(request, checking.check_known, iri, rules, _snapshot(request), as_of)
     if isinstance(report, Response):

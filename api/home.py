@@ -7,7 +7,9 @@ from pathlib import Path
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
+from ptce_kg import iris
 from ptce_kg import queries as query_files
+from ptce_kg.iris import read_query
 
 RDF_DIR = Path(__file__).resolve().parent / "rdf"
 router = APIRouter()
@@ -17,14 +19,14 @@ def published_graphs(request: Request) -> list[dict]:
     store = request.app.state.live.get_or_none()
     if store is None:
         return []
-    return query_files.rows(store, (RDF_DIR / "graphs.rq").read_text(encoding="utf-8"), union=False)
+    return query_files.rows(store, read_query(RDF_DIR / "graphs.rq"), union=False)
 
 
 def counts(request: Request) -> dict | None:
     store = request.app.state.live.get_or_none()
     if store is None:
         return None
-    rows = query_files.rows(store, (RDF_DIR / "home-counts.rq").read_text(encoding="utf-8"))
+    rows = query_files.rows(store, read_query(RDF_DIR / "home-counts.rq"))
     return rows[0] if rows else None
 
 
@@ -47,7 +49,7 @@ def schema_org(request: Request, graphs: list[dict]) -> dict:
     return {
         "@context": "https://schema.org/",
         "@type": "Dataset",
-        "@id": "https://w3id.org/ptce-kg/id/dataset/ptce-kg",
+        "@id": iris.DATASET,
         "name": "Graphe de connaissances des PTCE",
         "alternateName": "PTCE knowledge graph",
         "description": "Les pôles territoriaux de coopération économique (article 9 de la loi n° 2014-856), leurs "

@@ -17,6 +17,7 @@ import pyoxigraph
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 
+from ptce_kg import iris
 from ptce_kg.config import ONTOLOGY_DIR, SHAPES_DIR
 from ptce_kg.describe import RDF_TYPE, describe
 from ptce_kg.engine import GRAPH_FORMATS
@@ -32,19 +33,15 @@ SUFFIXES = {"ttl": "turtle", "jsonld": "jsonld", "nt": "ntriples", "rdf": "rdfxm
 SUFFIX_OF = {v: k for k, v in SUFFIXES.items()}
 
 
-def base_iri(request: Request) -> str:
-    return request.app.state.settings.base_iri
-
-
 def public_base(request: Request) -> str:
     """Where the service is reached (PTCE_KG_PUBLIC_URL, ending in "/"): absolute links never come from Host."""
     return request.app.state.settings.public_url
 
 
 def local_path(request: Request, iri: str) -> str | None:
-    """The path on this server of an IRI of our namespace, or None for an outside IRI."""
-    base = base_iri(request)
-    return "/" + iri[len(base):] if iri.startswith(base) else None
+    """The path on this server of one of its own IRIs (ptce_kg/iris.py), or None for an outside IRI."""
+    path = iris.local_path(iri)
+    return None if path is None else "/" + path
 
 
 def _format(request: Request, suffix: str | None) -> str | None:
@@ -109,7 +106,7 @@ def document(request: Request, path: str) -> Response:
     fmt = _format(request, suffix)
     if fmt is None:
         return _not_acceptable()
-    iri = base_iri(request) + path
+    iri = iris.served_iri(path)
     store = request.app.state.live.get_or_none()
     try:
         found = describe(store, iri, incoming=(fmt == "html")) if store is not None else None
@@ -125,12 +122,13 @@ def document(request: Request, path: str) -> Response:
     context = page_context(request, found, path)
     # a former commune says which current commune it was merged into (issue 21; ptce:currentCommune)
     context["merged_into"] = [v for b in context["blocks"] if b["iri"] == iri for p in b["properties"]
-                              if p["iri"] == "https://w3id.org/ptce-kg/def#currentCommune" for v in p["values"]]
+                              if p["iri"] == iris.DEF + "currentCommune" for v in p["values"]]
     template = "resource.html"
     if path.startswith("id/ptce/"):
         from .pages import ptce_context
 
         context |= ptce_context(request, store, iri)
+        context["map_slug"] = path.removeprefix("id/")  # /map/ptce/<slug>.svg (api/maps.py)
         template = "ptce.html"
     return request.app.state.templates.TemplateResponse(
         request, template, context, headers={"Vary": "Accept", "Link": links})
@@ -251,13 +249,12 @@ def sitemap(request: Request) -> Response:
     site = public_base(request)
     urls = [site, f"{site}sparql", f"{site}catalog", f"{site}eligibility", f"{site}def"]
     if store is not None:
-        rows = store.query("""SELECT DISTINCT ?s WHERE { GRAPH ?g { ?s a ?t }
+        rows = store.query(iris.localise("""SELECT DISTINCT ?s WHERE { GRAPH ?g { ?s a ?t }
             VALUES ?g { <https://w3id.org/ptce-kg/graph/registry> <https://w3id.org/ptce-kg/graph/programmes> }
             VALUES ?t { <https://w3id.org/ptce-kg/def#PTCE> <https://w3id.org/ptce-kg/def#Organisation>
-                        <https://w3id.org/ptce-kg/def#FundingProgramme> } } ORDER BY ?s""")
-        base = base_iri(request)
-        urls += [f"{site}doc/{r['s'].value[len(base):]}" for r in rows
-                 if r["s"].value.startswith(base)]
+                        <https://w3id.org/ptce-kg/def#FundingProgramme> } } ORDER BY ?s"""))
+        paths = (iris.local_path(r["s"].value) for r in rows)
+        urls += [f"{site}doc/{p}" for p in paths if p is not None]
     body = ['<?xml version="1.0" encoding="UTF-8"?>',
             '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">']
     body += [f"  <url><loc>{escape(u)}</loc></url>" for u in urls]

@@ -10,7 +10,9 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 
+from ptce_kg import iris
 from ptce_kg import queries
+from ptce_kg.iris import read_query
 
 router = APIRouter(tags=["pages"])
 RDF_DIR = Path(__file__).resolve().parent / "rdf"
@@ -40,7 +42,7 @@ def ptce_features(store) -> list[dict]:
     features = []
     for row in queries.rows(store, queries.find("ptce-on-a-map").text):
         props = {"id": row["ptce"], "label": row["label"], "placed_by": row["placed_by"],
-                 "href": "/" + row["ptce"].split("https://w3id.org/ptce-kg/", 1)[1],
+                 "href": "/" + (iris.local_path(row["ptce"]) or ""),
                  "carrier_form": row.get("carrier_form") or ""}
         for name in LISTS:
             props[name] = [v for v in (row.get(name) or "").split("|") if v]
@@ -57,7 +59,7 @@ def facets(store, features: list[dict]) -> dict[str, list[dict]]:
             "carrier_form": {f["properties"]["carrier_form"] for f in features} - {""},
             "programmes": {v for f in features for v in f["properties"]["programmes"]}}
     out: dict[str, dict[str, dict]] = {k: {} for k in FACETS}
-    for row in queries.rows(store, (RDF_DIR / "map-facets.rq").read_text(encoding="utf-8")):
+    for row in queries.rows(store, read_query(RDF_DIR / "map-facets.rq")):
         if row["code"] in used[row["facet"]]:
             out[row["facet"]].setdefault(row["code"], {"code": row["code"], "label": row["label"],
                                                        "label_en": row.get("label_en") or row["label"]})
@@ -185,7 +187,7 @@ def national_map(store, shapes: dict) -> dict:
         frame = frames.get(d["code"], main)
         n = counts.get(d["code"], 0)
         departements.append({"code": d["code"], "name": d["name"], "count": n, "fill": colour(n),
-                             "href": "/" + d["iri"].split("https://w3id.org/ptce-kg/", 1)[-1],
+                             "href": "/" + (iris.local_path(d["iri"]) or ""),
                              "d": frame.path(d["geometry"])})
     regions = [{"code": r["code"], "name": r["name"],
                 "d": frames.get(region_of_drom.get(r["code"], ""), main).path(r["geometry"])}
@@ -249,8 +251,8 @@ def ptce_map_svg(request: Request, slug: str):
     store = request.app.state.live.get_or_none()
     if store is None:
         return JSONResponse({"detail": "no graph published yet / aucun graphe publié"}, status_code=503)
-    iri = f"https://w3id.org/ptce-kg/id/ptce/{slug}"
-    if not bool(store.query(f"ASK {{ <{iri}> a <https://w3id.org/ptce-kg/def#PTCE> }}", use_default_graph_as_union=True)):
+    iri = iris.resource(f"ptce/{slug}")
+    if not bool(store.query(f"ASK {{ <{iri}> a <{iris.DEF}PTCE> }}", use_default_graph_as_union=True)):
         return JSONResponse({"detail": "unknown PTCE / PTCE inconnu"}, status_code=404)
     svg = ptce_svg(store, _cached(request, "contours", contours), iri)
     if svg is None:  # a PTCE with neither perimeter nor placed member: say so in the picture

@@ -8,12 +8,13 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
+from ptce_kg import iris
 from ptce_kg import eligibility, queries
 from ptce_kg.eligibility import with_values
+from ptce_kg.iris import read_query
 
 router = APIRouter(tags=["pages"])
 RDF_DIR = Path(__file__).resolve().parent / "rdf"
-BASE = "https://w3id.org/ptce-kg/"
 
 # (title fr, title en, query of queries/, label variable(s), value variable)
 CHARTS = [
@@ -56,12 +57,13 @@ def stats(request: Request):
 
 
 def _local(iri: str) -> str:
-    return "/" + iri.split(BASE, 1)[1] if iri.startswith(BASE) else iri
+    path = iris.local_path(iri)
+    return iri if path is None else "/" + path
 
 
 def ptce_context(request: Request, store, iri: str) -> dict:
     def run(file: str) -> list[dict]:
-        return queries.rows(store, with_values((RDF_DIR / file).read_text(encoding="utf-8"), "ptce", [iri]))
+        return queries.rows(store, with_values(read_query(RDF_DIR / file), "ptce", [iri]))
     members = run("ptce-members.rq")
     awards = run("ptce-awards.rq")
     for m in members:

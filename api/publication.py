@@ -11,14 +11,16 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from rdflib.namespace import DCAT, DCTERMS, FOAF, RDF, VOID, XSD
 
+from ptce_kg import iris
 from ptce_kg.export import ALL, read_manifest, read_tables
 from ptce_kg.rdf import GRAPH
+from ptce_kg.iris import read_query
 
 from . import negotiation
 
 router = APIRouter(tags=["publication"])
 RDF_DIR = Path(__file__).resolve().parent / "rdf"
-ID = rdflib.Namespace("https://w3id.org/ptce-kg/id/")
+ID = rdflib.Namespace(iris.ID)
 SPDX = rdflib.Namespace("http://spdx.org/rdf/terms#")
 PROV = rdflib.Namespace("http://www.w3.org/ns/prov#")
 HYDRA = rdflib.Namespace("http://www.w3.org/ns/hydra/core#")
@@ -105,7 +107,7 @@ def _meta_graphs(request: Request) -> list[dict]:
     store = request.app.state.live.get_or_none()
     if store is None:
         return []
-    rows = store.query((RDF_DIR / "catalog-graphs.rq").read_text(encoding="utf-8"))
+    rows = store.query(read_query(RDF_DIR / "catalog-graphs.rq"))
     names = [v.value for v in rows.variables]
     return [{n: row[n] for n in names} for row in rows]
 
@@ -317,14 +319,14 @@ def void(request: Request, format: str | None = None) -> Response:
     g.add((main, DCTERMS.title, rdflib.Literal("Graphe de connaissances des PTCE", lang="fr")))
     g.add((main, DCTERMS.license, LICENCE))
     g.add((main, VOID.sparqlEndpoint, rdflib.URIRef(base + "sparql")))
-    g.add((main, VOID.uriSpace, rdflib.Literal(request.app.state.settings.base_iri + "id/")))
-    g.add((main, VOID.vocabulary, rdflib.URIRef("https://w3id.org/ptce-kg/def#")))
+    g.add((main, VOID.uriSpace, rdflib.Literal(iris.ID)))
+    g.add((main, VOID.vocabulary, rdflib.URIRef(iris.DEF)))
     _, files = _manifest(request)
     for f in files:
         if f.graph == ALL:
             g.add((main, VOID.dataDump, rdflib.URIRef(f"{base}dumps/{f.name}")))
     if store is not None:
-        for triple in store.query((RDF_DIR / "void.rq").read_text(encoding="utf-8")):
+        for triple in store.query(read_query(RDF_DIR / "void.rq")):
             g.add(tuple(_to_rdflib(t) for t in (triple.subject, triple.predicate, triple.object)))
     return _rdf(request, g, format)
 

@@ -22,15 +22,17 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from markupsafe import escape
 
+from ptce_kg import iris
 from ptce_kg import queries, search as text_search
 from ptce_kg.eligibility import with_values
+from ptce_kg.iris import read_query
 
 from .search import index_of, local
 
 router = APIRouter(tags=["reconciliation"])
 RDF_DIR = Path(__file__).resolve().parent / "rdf"
-DEF = "https://w3id.org/ptce-kg/def#"
-ID_SPACE = "https://w3id.org/ptce-kg/id/"
+DEF = iris.DEF
+ID_SPACE = iris.ID
 MAX_QUERIES = 500  # queries in one batch (OpenRefine sends 10 by default)
 MAX_LIMIT = 50
 MATCH_SCORE = 90.0  # a top candidate at or above this, well ahead of the next, is a match
@@ -239,7 +241,7 @@ def extend(request: Request, index, payload: dict) -> dict:
     rows: dict[str, dict[str, list]] = {i: {p: [] for p in wanted} for i in ids}
     if ids and wanted:
         store = request.app.state.live.get_or_none()
-        text = with_values((RDF_DIR / "search.rq").read_text(encoding="utf-8"), "item", ids)
+        text = with_values(read_query(RDF_DIR / "search.rq"), "item", ids)
         by_predicate = {pred: pid for pid, (_, pred) in EXTEND_BY_ID.items()}
         for row in queries.rows(store, text) if store is not None else []:
             pid = by_predicate.get(row["p"])

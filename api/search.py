@@ -8,13 +8,13 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from markupsafe import Markup, escape
 
+from ptce_kg import iris
 from ptce_kg import search as text_search
 from ptce_kg.sparql_guard import QueryRefused
 
 from .i18n import chosen
 
 router = APIRouter(tags=["search"])
-BASE = "https://w3id.org/ptce-kg/"
 PAGE = 20
 MAX_Q = 200
 
@@ -24,7 +24,8 @@ def index_of(request: Request) -> text_search.SearchIndex | None:
 
 
 def local(iri: str) -> str:
-    return "/" + iri[len(BASE):] if iri.startswith(BASE) else iri
+    path = iris.local_path(iri)
+    return iri if path is None else "/" + path
 
 
 def marked(text: str, results: text_search.Results) -> Markup:

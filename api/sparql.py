@@ -22,6 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from ptce_kg import queries as query_files
 from ptce_kg.engine import GRAPH_FORMATS, QueryJob
 from ptce_kg.sparql_guard import QueryRefused, cached_verdict, check_query_cached
+from ptce_kg.iris import read_query
 
 from . import answers, negotiation
 from .security import authorised
@@ -72,7 +73,7 @@ def service_description(request: Request, accept: str | None, fmt: str | None) -
     store = request.app.state.live.get_or_none()
     if store is not None:
         constructed = store.query(
-            (RDF_DIR / "service-description.rq").read_text(encoding="utf-8"),
+            read_query(RDF_DIR / "service-description.rq"),
             substitutions={pyoxigraph.Variable("dataset"): pyoxigraph.NamedNode(endpoint + "#dataset"),
                            pyoxigraph.Variable("default"): pyoxigraph.NamedNode(endpoint + "#default-graph")},
         )

@@ -56,6 +56,12 @@ def ordered(declared: tuple[Declared, ...] = SOURCES) -> list[Declared]:
 
     >>> [d.name for d in ordered((Declared("b", None, after=("a",)), Declared("a", None)))]
     ['a', 'b']
+    >>> [d.name for d in ordered()][:3]
+    ['territories', 'territory-history', 'geometry']
+    >>> ordered((Declared("a", None, after=("b",)), Declared("b", None, after=("a",))))
+    Traceback (most recent call last):
+      ...
+    ValueError: sources wait on each other: ['a', 'b']
     """
     names = {d.name for d in declared}
     for d in declared:

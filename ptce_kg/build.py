@@ -19,14 +19,15 @@ from pyoxigraph import Literal, NamedNode, Quad, RdfFormat
 from . import __version__
 from .config import ONTOLOGY_DIR, Settings, settings as load_settings
 from .errors import BuildError, PtceKgError
+from . import iris
 from .rdf import DCAT, DCT, PROV, PTCE, RDFS, SD, A, TripleSink, en, fr, graph, iri, string, typed
 from .remote import RemoteRoot, is_remote
 from .sources import BuildContext, Provenance, Source
 from .store import StoreRoot
 
 ONTOLOGY_GRAPH = graph("ontology")
-META_GRAPH = graph("meta")
-PIPELINE = NamedNode("https://w3id.org/ptce-kg/id/software/ptce-kg")
+META_GRAPH = NamedNode(iris.META_GRAPH)
+PIPELINE = NamedNode(iris.SOFTWARE)
 
 Progress = Callable[[str], None]
 
@@ -41,7 +42,7 @@ class OntologySource:
         return Provenance(
             title_fr="Vocabulaire ptce-kg, listes de codes et critères de l'article 9",
             title_en="ptce-kg vocabulary, code lists and article 9 criteria",
-            source_iri="https://w3id.org/ptce-kg/def", version=__version__,
+            source_iri=iris.VOCAB + "def", version=__version__,
             licence_iri="https://www.etalab.gouv.fr/licence-ouverte-open-licence", publisher="ptce-kg",
         )
 

@@ -29,14 +29,15 @@ from rdflib.plugins.stores.memory import Memory
 
 from .config import SHAPES_DIR, settings
 from .errors import InputError
+from . import iris
 from .identifiers import siren_ok
 
-PTCE = rdflib.Namespace("https://w3id.org/ptce-kg/def#")
+PTCE = rdflib.Namespace(iris.DEF)
 ORG = rdflib.Namespace("http://www.w3.org/ns/org#")
 ROV = rdflib.Namespace("http://www.w3.org/ns/regorg#")
 CCCEV = rdflib.Namespace("http://data.europa.eu/m8g/")
-ID = "https://w3id.org/ptce-kg/id/"
-CODE = "https://w3id.org/ptce-kg/code/"
+ID = iris.ID
+CODE = iris.CODE
 MESSAGE_CHARS = 200  # what a message quotes of the input, at most
 # Namespace prefixes bound while a candidate is parsed (rdflib's own ~30 included): rdflib inserts each into a
 # trie in linear time, so 30,000 `@prefix` lines (900 KB) took 40 s. A candidate needs a dozen.
@@ -346,9 +347,9 @@ def from_form(form: dict, store=None) -> rdflib.Graph:
         evidence = rdflib.URIRef(f"{node}/evidence/{criterion}")
         g.add((node, PTCE.evidence, evidence))
         g.add((evidence, RDF.type, CCCEV.Evidence))
-        g.add((evidence, CCCEV.supportsRequirement, rdflib.URIRef(f"https://w3id.org/ptce-kg/def/criterion/{criterion}")))
+        g.add((evidence, CCCEV.supportsRequirement, rdflib.URIRef(iris.CRITERION + criterion)))
         g.add((evidence, DCTERMS.description, rdflib.Literal(text, lang="fr")))
-    g.add((node, DCTERMS.conformsTo, rdflib.URIRef("https://w3id.org/ptce-kg/def/candidate.schema.json")))
+    g.add((node, DCTERMS.conformsTo, rdflib.URIRef(iris.CANDIDATE_SCHEMA)))
     sink.disarm()
     return g
 

@@ -35,11 +35,11 @@ from pathlib import Path
 import pyoxigraph
 from pyoxigraph import NamedNode, RdfFormat
 
-from .rdf import GRAPH, PTCE
+from .iris import GRAPH, META_GRAPH
+from .rdf import PTCE
 
 FOLDER = "changes"
 LOG = "log.jsonl"
-META_GRAPH = GRAPH + "meta"
 CREATE, UPDATE, DELETE = "create", "update", "delete"
 
 

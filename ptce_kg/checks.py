@@ -10,6 +10,7 @@ from pathlib import Path
 import pyoxigraph
 
 from .errors import BuildError
+from .iris import read_query
 
 CHECKS_DIR = Path(__file__).resolve().parent / "checks"
 
@@ -24,7 +25,7 @@ def _header(text: str, key: str) -> str:
 def run_checks(store: pyoxigraph.Store) -> None:
     failures = []
     for path in sorted(CHECKS_DIR.glob("*.rq")):
-        text = path.read_text(encoding="utf-8")
+        text = read_query(path)
         if bool(store.query(text)):
             failures.append(f"{path.name}: {_header(text, 'message')}")
     if failures:

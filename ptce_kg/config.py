@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import os
+import sysconfig
 from dataclasses import dataclass, field
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-ONTOLOGY_DIR = PROJECT_ROOT / "ontology"
-SHAPES_DIR = PROJECT_ROOT / "shapes"
-QUERIES_DIR = PROJECT_ROOT / "queries"
-INGEST_DIR = PROJECT_ROOT / "ingest"
+_CHECKOUT = Path(__file__).resolve().parent.parent
+IN_CHECKOUT = (_CHECKOUT / "ontology").is_dir() and (_CHECKOUT / "pyproject.toml").is_file()
+# Run from the checkout: everything is beside the code. Installed (`pip install .`): the vocabulary, shapes and
+# queries are in <prefix>/share/ptce-kg/ (pyproject's data-files), and the working folder holds what the
+# project obtains (node_modules/ from `npm ci`, var/ for the store), each overridable by its variable below.
+PROJECT_ROOT = _CHECKOUT if IN_CHECKOUT else Path.cwd()
+RESOURCES = _CHECKOUT if IN_CHECKOUT else Path(sysconfig.get_path("data")) / "share" / "ptce-kg"
+ONTOLOGY_DIR = RESOURCES / "ontology"
+SHAPES_DIR = RESOURCES / "shapes"
+QUERIES_DIR = RESOURCES / "queries"
+INGEST_DIR = _CHECKOUT / "ingest"
 NODE_MODULES = PROJECT_ROOT / "node_modules"
 
 # The persistent namespace: IRIs do not depend on where the service runs.

@@ -16,12 +16,14 @@ from pathlib import Path
 
 import pyoxigraph
 
+from . import iris
+from .iris import read_query
+
 CHECKS_DIR = Path(__file__).resolve().parent / "consistency"
-ID = "https://w3id.org/ptce-kg/id/"
+ID = iris.ID
 PASSAGE_CHARS = 160
 
-_SOURCE = """PREFIX ptce: <https://w3id.org/ptce-kg/def#>
-PREFIX dct:  <http://purl.org/dc/terms/>
+_SOURCE = f"PREFIX ptce: <{iris.DEF}>\n" + """PREFIX dct:  <http://purl.org/dc/terms/>
 PREFIX prov: <http://www.w3.org/ns/prov#>
 PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
 PREFIX rdf:  <http://www.w3.org/1999/02/22-rdf-syntax-ns#>
@@ -120,7 +122,7 @@ def run(store: pyoxigraph.Store) -> list[Contradiction]:
     """Every contradiction every check finds, with both facts and their sources."""
     found: list[Contradiction] = []
     for path in checks():
-        text = path.read_text(encoding="utf-8")
+        text = read_query(path)
         result = store.query(text, use_default_graph_as_union=True)
         names = [v.value for v in result.variables]
         for row in result:

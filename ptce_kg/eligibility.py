@@ -19,14 +19,15 @@ import pyoxigraph
 import rdflib
 from rdflib.namespace import DCTERMS, RDF, RDFS, SH
 
-from . import __version__, shacl
+from . import __version__, iris, shacl
 from .config import ONTOLOGY_DIR, SHAPES_DIR
 from .errors import PtceKgError
+from .iris import read_query
 
-PTCE = rdflib.Namespace("https://w3id.org/ptce-kg/def#")
+PTCE = rdflib.Namespace(iris.DEF)
 ORG = rdflib.Namespace("http://www.w3.org/ns/org#")
 CCCEV = rdflib.Namespace("http://data.europa.eu/m8g/")
-CRITERIA = rdflib.URIRef("https://w3id.org/ptce-kg/def/criterion/article-9")
+CRITERIA = rdflib.URIRef(iris.CRITERION + "article-9")
 ELI_ARTICLE_9 = "https://www.legifrance.gouv.fr/eli/loi/2014/7/31/ERNX1315311L/jo/article_9"
 # Rule sets are declared in ontology/criteria.ttl: each cccev:Requirement with a ptce:ruleSetName is one version
 # of a rule set, with its shapes file (ptce:shapesFile, in shapes/), the version of the text it encodes
@@ -310,7 +311,7 @@ def _construct(store, path: Path, variable: str, iris: list[str]) -> rdflib.Grap
     graph = rdflib.Graph()
     if not iris:
         return graph
-    text = with_values(path.read_text(encoding="utf-8"), variable, iris)
+    text = with_values(read_query(path), variable, iris)
     triples = store.query(text, use_default_graph_as_union=True)
     data = pyoxigraph.serialize(triples, format=pyoxigraph.RdfFormat.N_TRIPLES)
     if data:

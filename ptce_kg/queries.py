@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .config import QUERIES_DIR
+from .iris import read_query
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,7 @@ def parse_header(text: str) -> dict[str, str]:
 
 
 def load(path: Path) -> QueryFile:
-    text = path.read_text(encoding="utf-8")
+    text = read_query(path)
     return QueryFile(path.stem, path, text, parse_header(text))
 
 

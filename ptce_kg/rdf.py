@@ -4,18 +4,12 @@ from __future__ import annotations
 
 from pyoxigraph import Literal, NamedNode, Quad
 
-from .config import DEFAULT_BASE_IRI
-
-BASE = DEFAULT_BASE_IRI
-DEF = BASE + "def#"
-CODE = BASE + "code/"
-ID = BASE + "id/"
-GRAPH = BASE + "graph/"
+from .iris import CODE, CRITERION, DEF, GRAPH, ID  # every IRI is minted in ptce_kg/iris.py
 
 PREFIXES = {
     "ptce": DEF,
     "code": CODE,
-    "crit": BASE + "def/criterion/",
+    "crit": CRITERION,
     "rdf": "http://www.w3.org/1999/02/22-rdf-syntax-ns#",
     "rdfs": "http://www.w3.org/2000/01/rdf-schema#",
     "owl": "http://www.w3.org/2002/07/owl#",

@@ -21,16 +21,16 @@ from rdflib.namespace import DCTERMS, PROV, RDF, RDFS, XSD
 
 from . import __version__
 from .eligibility import Report, ruleset_version
-from .rdf import graph as graph_iri
+from . import iris
+from .iris import META_GRAPH, graph_iri
 
-META_GRAPH = graph_iri("meta")
 SD_NAMED_GRAPH = "http://www.w3.org/ns/sparql-service-description#NamedGraph"
 
-PTCE = rdflib.Namespace("https://w3id.org/ptce-kg/def#")
-ID = "https://w3id.org/ptce-kg/id/"
-CODE_VERDICT = "https://w3id.org/ptce-kg/code/verdict/"
-SHAPES = "https://w3id.org/ptce-kg/shapes/"
-PIPELINE = rdflib.URIRef(f"{ID}software/ptce-kg")
+PTCE = rdflib.Namespace(iris.DEF)
+ID = iris.ID
+CODE_VERDICT = iris.code_iri("verdict", "")
+SHAPES = iris.SHAPES
+PIPELINE = rdflib.URIRef(iris.SOFTWARE)
 GRAPH = graph_iri("eligibility-reports")
 
 
@@ -136,7 +136,7 @@ class RecordsSource:
 
         return Provenance(
             title_fr="Rapports d'éligibilité enregistrés", title_en="Recorded eligibility reports",
-            source_iri=f"{ID}software/ptce-kg", version=__version__,
+            source_iri=iris.SOFTWARE, version=__version__,
             licence_iri="https://www.etalab.gouv.fr/licence-ouverte-open-licence", publisher="ptce-kg",
         )
 

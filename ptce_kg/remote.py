@@ -31,16 +31,16 @@ import httpx
 import pyoxigraph
 from pyoxigraph import NamedNode, QueryResultsFormat, RdfFormat
 
+from .backends import Root
 from .errors import BuildError, StoreError
-from .rdf import GRAPH
+from .iris import DEF, GRAPH, ID, META_GRAPH
 
 SCHEME = "sparql+"
 STAGING = GRAPH + "staging/"
-META_GRAPH = GRAPH + "meta"
-BUILD_PREFIX = "https://w3id.org/ptce-kg/id/build/"
+BUILD_PREFIX = ID + "build/"
 NO_GRAPH = "urn:ptce-kg:no-graph"
 SD_NAMED_GRAPH = "http://www.w3.org/ns/sparql-service-description#NamedGraph"
-DIGEST = "https://w3id.org/ptce-kg/def#contentDigest"
+DIGEST = DEF + "contentDigest"
 SWITCH_TIMEOUT_S = 1800.0
 UPLOAD_CHUNK = 50_000  # triples a Graph Store request
 VIRTUOSO_GEOMETRY = b"http://www.openlinksw.com/schemas/virtrdf#Geometry"
@@ -327,8 +327,8 @@ class RemoteRoot:
         self._name = (0.0, None)
 
 
-def open_root(spec: str | os.PathLike):
-    """A StoreRoot for a local directory, a RemoteRoot for `sparql+http(s)://…`."""
+def open_root(spec: str | os.PathLike) -> Root:
+    """A StoreRoot for a local directory, a RemoteRoot for `sparql+http(s)://…` (both follow `backends.Root`)."""
     from .store import StoreRoot
 
     return RemoteRoot(spec) if is_remote(spec) else StoreRoot(spec)

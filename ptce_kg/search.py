@@ -34,11 +34,13 @@ from pathlib import Path
 
 import snowballstemmer
 
+from . import iris
+
 SCHEMA_VERSION = 2
 DIR = "search"
 
 # Internal type name -> (class IRIs, French label, English label)
-DEF = "https://w3id.org/ptce-kg/def#"
+DEF = iris.DEF
 TYPES: dict[str, tuple[tuple[str, ...], str, str]] = {
     "ptce": ((DEF + "PTCE",), "PTCE", "PTCE"),
     "organisation": ((DEF + "Organisation",), "Organisation", "Organisation"),
@@ -116,7 +118,7 @@ def name_key(text: str) -> str:
 
 # -- building ----------------------------------------------------------------------------------------
 
-PREFIXES = """PREFIX ptce: <https://w3id.org/ptce-kg/def#>
+PREFIXES = f"""PREFIX ptce: <{iris.DEF}>
 PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
 PREFIX skos: <http://www.w3.org/2004/02/skos/core#>
 PREFIX dct: <http://purl.org/dc/terms/>
@@ -196,7 +198,7 @@ def collect(store) -> list[_Entity]:
     entities: dict[str, _Entity] = {}
     for name, (classes, _, _) in TYPES.items():
         values = " ".join(f"<{c}>" for c in classes)
-        flt = 'FILTER(STRSTARTS(STR(?s), "https://w3id.org/ptce-kg/code/naf/"))' if name == "naf" else ""
+        flt = f'FILTER(STRSTARTS(STR(?s), "{iris.code_iri("naf", "")}"))' if name == "naf" else ""
         for s, p, o in _rows(store, _LITERALS % {"classes": values, "filter": flt}):
             entity = entities.get(s.value)
             if entity is None:
@@ -519,8 +521,8 @@ def highlight(text: str, stems: Iterable[str], prefix: str | None = None) -> lis
 
 # -- in SPARQL: SERVICE <https://w3id.org/ptce-kg/search> { … } answered by the endpoint itself ------------
 
-SERVICE_IRI = "https://w3id.org/ptce-kg/search"
-SEARCH_NS = "https://w3id.org/ptce-kg/search#"
+SERVICE_IRI = iris.SEARCH_SERVICE
+SEARCH_NS = iris.SEARCH
 SPARQL_LIMIT, SPARQL_MAX_LIMIT = 100, 1000
 XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pyoxigraph
 
+from .backends import ReadableStore, Root
 from .errors import StoreError
 
 POINTER = "CURRENT"
@@ -119,13 +120,13 @@ class StoreRoot:
 class LiveStore:
     """A read handle that follows the published build: reopens when CURRENT changes."""
 
-    def __init__(self, root: StoreRoot):
+    def __init__(self, root: Root):
         self.root = root
         self._lock = threading.Lock()
         self._name: str | None = None
         self._store: pyoxigraph.Store | None = None
 
-    def get(self) -> tuple[pyoxigraph.Store, str]:
+    def get(self) -> tuple[ReadableStore, str]:
         name = self.root.current_name()
         with self._lock:
             if self._store is None or name != self._name:
@@ -133,7 +134,7 @@ class LiveStore:
                 self._name = self.root.current_name()
             return self._store, self._name or ""
 
-    def get_or_none(self) -> pyoxigraph.Store | None:
+    def get_or_none(self) -> ReadableStore | None:
         """The published store, or None when nothing has been built yet."""
         try:
             return self.get()[0]

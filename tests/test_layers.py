@@ -58,3 +58,23 @@ def test_the_sources_run_in_the_declared_order():
         ordered((Declared("a", None, after=("b",)), Declared("b", None, after=("a",))))
     with pytest.raises(ValueError, match="unknown source"):
         ordered((Declared("a", None, after=("nowhere",)),))
+
+
+def test_both_back_ends_follow_the_declared_contracts(tmp_path):
+    from ptce_kg.backends import ReadableStore, Root
+    from ptce_kg.remote import RemoteRoot, RemoteStore, open_root
+    from ptce_kg.store import StoreRoot
+
+    remote = RemoteRoot("sparql+http://127.0.0.1:9/sparql", cache=tmp_path / "cache")  # nothing is contacted
+    assert isinstance(open_root(tmp_path / "embedded"), StoreRoot) and isinstance(StoreRoot(tmp_path), Root)
+    assert isinstance(remote, Root) and isinstance(RemoteStore(remote.endpoint), ReadableStore)
+    assert not isinstance(object(), Root)
+
+
+@pytest.mark.parametrize("module", ["ptce_kg.backends", "ptce_kg.iris", "ingest.sources"])
+def test_the_documented_examples_hold(module):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
+    assert result.attempted >= 3 and result.failed == 0

@@ -56,6 +56,7 @@ from pyoxigraph import NamedNode
 
 from ingest.base import BuildContext, Provenance, Source
 from ingest.naf.mapping import NafSource, level_of
+from ptce_kg import iris
 from ptce_kg.errors import IngestError
 from ptce_kg.rdf import DCT, RDFS, SKOS, A, TripleSink, code, en, fr, graph, iri, string, typed
 
@@ -135,7 +136,7 @@ class LinksSource(Source):
         return Provenance(
             title_fr="Liens vers d'autres jeux de données (NACE Rév. 2, table des pays de l'UE, ESSGLOBAL)",
             title_en="Links to other datasets (NACE Rev. 2, the EU's countries table, ESSGLOBAL)",
-            source_iri="https://w3id.org/ptce-kg/id/dataset/ptce-kg", version=self.naf.version(),
+            source_iri=iris.DATASET, version=self.naf.version(),
             licence_iri="https://www.etalab.gouv.fr/licence-ouverte-open-licence", publisher="ptce-kg",
         )
 

@@ -18,6 +18,7 @@ from pyoxigraph import NamedNode
 from ingest.base import BuildContext, Provenance, Source
 from ingest.statements import COLUMNS as STATEMENT_COLUMNS, Prop, load_statements
 from ingest.table import REGISTRY_DIR, Row, Table, cite, document_kinds, load_documents, resolve_ref
+from ptce_kg import iris
 from ptce_kg.rdf import (CODE, DCT, PTCE, RDFS, SKOS, A, TripleSink, code, en, fr, graph, integer, iri,
                          string, typed)
 
@@ -68,7 +69,7 @@ class ProgrammesSource(Source):
         return Provenance(
             title_fr="Programmes de financement des PTCE et leurs chiffres (table curée)",
             title_en="PTCE funding programmes and their figures (curated table)",
-            source_iri="https://w3id.org/ptce-kg/id/table/programmes",
+            source_iri=iris.resource("table/programmes"),
             version="0.1",
             licence_iri="https://www.etalab.gouv.fr/licence-ouverte-open-licence",
             publisher="ptce-kg, d'après les documents publics cités ligne par ligne",

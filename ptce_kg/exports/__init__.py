@@ -17,6 +17,9 @@ from pathlib import Path
 
 import pyoxigraph
 
+from .. import iris
+from ..iris import read_query
+
 HERE = Path(__file__).resolve().parent
 SCHEMAS = HERE / "schemas"
 DISPOSITIFS = "dispositifs-aide.csv"
@@ -29,17 +32,17 @@ SCHEMA_OF = {
                   SCHEMAS / "scdl-subventions" / "schema.json"),
 }
 # A stable identifier for a programme's row (the schema asks for a UUID when the carrier gives none).
-NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://w3id.org/ptce-kg/id/programme/")
+NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, iris.VOCAB + "id/programme/")  # fixed: the same UUIDs on every deployment
 COG_FRANCE = "PAYS-99100"  # France in INSEE's Code officiel géographique (countries and territories)
 KIND_FR = {
     "series": "Série d'appels", "national-call": "Appel national", "phase": "Phase d'un appel",
     "wave": "Vague d'un appel", "regional-scheme": "Dispositif régional", "departmental-scheme": "Dispositif départemental",
 }
-META = "https://w3id.org/ptce-kg/graph/meta"
+META = iris.META_GRAPH
 
 
 def _query(store: pyoxigraph.Store, name: str) -> list[dict[str, str]]:
-    text = (HERE / name).read_text(encoding="utf-8")
+    text = read_query(HERE / name)
     result = store.query(text, use_default_graph_as_union=True)
     names = [v.value for v in result.variables]
     rows = []
