@@ -2,8 +2,10 @@
 
 Each file is filled from the SPARQL templates beside this module (programmes.rq, funders.rq, criteria.rq,
 awards.rq) and follows the Table Schema vendored in `schemas/` (see schemas/README.md for their source,
-version and licence). Unknown stays empty: no amount, SIRET or date is ever guessed, so some required fields
-of the schemas stay empty where the graph does not know them (README, « Exports aux schémas français »).
+version and licence). No amount, SIRET or date is ever guessed, and neither schema documents a placeholder
+for an unknown value: a row the graph cannot fill in every required field is left out of its file, so that
+both files validate (frictionless). `left_out()` names those rows and the fields the graph lacks for each;
+README.md beside this module gives the field mapping and the rows left out on the shipped data.
 """
 
 from __future__ import annotations
@@ -55,8 +57,17 @@ def _query(store: pyoxigraph.Store, name: str) -> list[dict[str, str]]:
     return rows
 
 
+def _schema_fields(csv_name: str) -> list[dict]:
+    return json.loads(SCHEMA_OF[csv_name][1].read_text(encoding="utf-8"))["fields"]
+
+
 def _fields(csv_name: str) -> list[str]:
-    return [f["name"] for f in json.loads(SCHEMA_OF[csv_name][1].read_text(encoding="utf-8"))["fields"]]
+    return [f["name"] for f in _schema_fields(csv_name)]
+
+
+def required_fields(csv_name: str) -> list[str]:
+    """The fields the Table Schema marks required (constraints.required), in the schema's order."""
+    return [f["name"] for f in _schema_fields(csv_name) if f.get("constraints", {}).get("required")]
 
 
 def _euros(value: str) -> str:
@@ -76,7 +87,7 @@ def programme_uuid(programme_iri: str) -> str:
 
 
 def dispositifs(store: pyoxigraph.Store) -> list[dict[str, str]]:
-    """One « dispositif d'aide » row per programme of the graph."""
+    """One « dispositif d'aide » row per programme of the graph, before rows are left out."""
     funders: dict[str, list[dict]] = {}
     for row in _query(store, "funders.rq"):
         funders.setdefault(row["programme"], []).append(row)
@@ -133,19 +144,28 @@ def dispositifs(store: pyoxigraph.Store) -> list[dict[str, str]]:
 
 
 def subventions(store: pyoxigraph.Store) -> list[dict[str, str]]:
-    """One SCDL « subventions » row per award (a laureate of a programme)."""
+    """One SCDL « subventions » row per award (a laureate of a programme), before rows are left out."""
+    return [row for _, row in _subventions(store)]
+
+
+def _subventions(store: pyoxigraph.Store) -> list[tuple[str, dict[str, str]]]:
+    """(award IRI, row) for every award."""
     funders: dict[str, list[str]] = {}
     for row in _query(store, "funders.rq"):
         names = funders.setdefault(row["programme"], [])
         if row["name"] not in names:
             names.append(row["name"])
+    awards = _query(store, "awards.rq")
+    laureates: dict[str, set[str]] = {}
+    for row in awards:
+        laureates.setdefault(row["award"], set()).add(row["ptce"])
     out, seen = [], set()
-    for row in _query(store, "awards.rq"):
+    for row in awards:
         if row["award"] in seen:
             continue
         seen.add(row["award"])
         amount = _euros(row["amount"])
-        out.append({
+        out.append((row["award"], {
             "nomAttribuant": " ; ".join(funders.get(row["programme"], [])),
             "idAttribuant": "",  # no SIRET of a funder in the graph
             "dateConvention": "",  # the graph knows the award's year, not the convention's date
@@ -160,9 +180,29 @@ def subventions(store: pyoxigraph.Store) -> list[dict[str, str]]:
             "datesPeriodeVersement": "",
             "idRAE": "",
             "notificationUE": "",
-            "pourcentageSubvention": "",
+            # the share of `montant` paid to this beneficiary: 1.00 for a single beneficiary (the schema's own rule)
+            "pourcentageSubvention": "1.00" if len(laureates[row["award"]]) == 1 else "",
             "dispositifAide": programme_uuid(row["programme"]),
-        })
+        }))
+    return out
+
+
+def _keyed(store: pyoxigraph.Store, csv_name: str) -> list[tuple[str, dict[str, str]]]:
+    if csv_name == DISPOSITIFS:
+        return [(row["url_source"], row) for row in dispositifs(store)]
+    return _subventions(store)
+
+
+def _missing(row: dict[str, str], required: list[str]) -> list[str]:
+    return [name for name in required if row.get(name, "") == ""]
+
+
+def left_out(store: pyoxigraph.Store) -> dict[str, list[tuple[str, list[str]]]]:
+    """{file name: [(the row's IRI — programme or award —, the required fields the graph cannot fill)]}."""
+    out = {}
+    for name in (DISPOSITIFS, SUBVENTIONS):
+        required = required_fields(name)
+        out[name] = [(key, missing) for key, row in _keyed(store, name) if (missing := _missing(row, required))]
     return out
 
 
@@ -175,11 +215,14 @@ def _csv(rows: list[dict[str, str]], fields: list[str]) -> bytes:
 
 
 def write(store: pyoxigraph.Store, folder: str | Path) -> dict[str, int]:
-    """Write both CSV files into `folder`; returns {file name: row count}."""
+    """Write both CSV files into `folder` (the rows complete in every required field); returns {file name: row count}."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     counts = {}
-    for name, rows in ((DISPOSITIFS, dispositifs(store)), (SUBVENTIONS, subventions(store))):
+    for name in (DISPOSITIFS, SUBVENTIONS):
+        required = required_fields(name)
+        # only rows with every required value: an empty required cell would make the file invalid
+        rows = [row for _, row in _keyed(store, name) if not _missing(row, required)]
         (folder / name).write_bytes(_csv(rows, _fields(name)))
         counts[name] = len(rows)
     return counts
