@@ -76,24 +76,16 @@ def _see_other(request: Request, space: str, rest: str) -> Response:
     return RedirectResponse(target, status_code=303, headers={"Vary": "Accept"})
 
 
-@router.api_route("/id/{rest:path}", methods=["GET", "HEAD"], include_in_schema=False)
-def thing_id(request: Request, rest: str) -> Response:
-    return _see_other(request, "id", rest)
+def _things_under(prefix: str):
+    def thing(request: Request, rest: str) -> Response:
+        return _see_other(request, prefix, rest)
+
+    return thing
 
 
-@router.api_route("/code/{rest:path}", methods=["GET", "HEAD"], include_in_schema=False)
-def thing_code(request: Request, rest: str) -> Response:
-    return _see_other(request, "code", rest)
-
-
-@router.api_route("/graph/{rest:path}", methods=["GET", "HEAD"], include_in_schema=False)
-def thing_graph(request: Request, rest: str) -> Response:
-    return _see_other(request, "graph", rest)
-
-
-@router.api_route("/def/criterion/{rest:path}", methods=["GET", "HEAD"], include_in_schema=False)
-def thing_criterion(request: Request, rest: str) -> Response:
-    return _see_other(request, "def/criterion", rest)
+for _prefix in ("id", "code", "graph", "def/criterion"):  # a thing's IRI: 303 to its document
+    router.add_api_route(f"/{_prefix}/{{rest:path}}", _things_under(_prefix), methods=["GET", "HEAD"],
+                         include_in_schema=False)
 
 
 @router.get("/doc/{path:path}", include_in_schema=False, name="document")

@@ -22,8 +22,18 @@ from pathlib import Path
 
 from pyoxigraph import NamedNode
 
+from ptce_kg import iris
 from ptce_kg.errors import IngestError
 from ptce_kg.rdf import DCT, PTCE, RDFS, A, TripleSink, fr, iri, typed
+from ptce_kg.sources import Provenance
+
+
+def curated_provenance(table: str, title_fr: str, title_en: str) -> Provenance:
+    """The provenance of one of the project's curated tables (registry, programmes): each fact cites its own
+    document, the table as a whole is published by ptce-kg under the Licence Ouverte."""
+    return Provenance(title_fr=title_fr, title_en=title_en, source_iri=iris.resource(f"table/{table}"), version="0.1",
+                      licence_iri="https://www.etalab.gouv.fr/licence-ouverte-open-licence",
+                      publisher="ptce-kg, d'après les documents publics cités ligne par ligne")
 
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 LIST_SEPARATOR = "|"

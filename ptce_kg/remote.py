@@ -89,6 +89,15 @@ class Endpoint:
         return httpx.DigestAuth(*self.auth) if self.auth_scheme == "digest" else httpx.BasicAuth(*self.auth)
 
 
+def _refused(response: httpx.Response, what: str) -> None:
+    """The documented errors of the back ends (ptce_kg/backends.py): SyntaxError for the server's 400, OSError
+    for any other refusal."""
+    if response.status_code == 400:
+        raise SyntaxError(response.text.strip()[:500])
+    if response.status_code >= 300:
+        raise OSError(f"{what} answered {response.status_code}: {response.text.strip()[:300]}")
+
+
 class RemoteStore:
     """The subset of pyoxigraph.Store that ptce-kg uses, over the SPARQL 1.1 Query protocol."""
 
@@ -132,10 +141,7 @@ class RemoteStore:
                 headers={"Accept": "application/n-triples" if graph_query else "application/sparql-results+json"})
         except httpx.HTTPError as exc:
             raise OSError(f"SPARQL server unreachable at {self.endpoint.query}: {exc}") from exc
-        if response.status_code == 400:
-            raise SyntaxError(response.text.strip()[:500])
-        if response.status_code >= 300:
-            raise OSError(f"SPARQL server answered {response.status_code}: {response.text.strip()[:300]}")
+        _refused(response, "SPARQL server")
         # Virtuoso answers 200 with part of the result when its own limits cut it (its "anytime" timeout,
         # its ResultSetMaxRows): never pass a partial answer on as a whole one.
         if response.headers.get("x-sql-state") or response.headers.get("x-sparql-maxrows"):
@@ -200,10 +206,7 @@ class RemoteStore:
                                          timeout=timeout_s or self.endpoint.timeout_s)
         except httpx.HTTPError as exc:
             raise OSError(f"SPARQL server unreachable at {self.endpoint.update}: {exc}") from exc
-        if response.status_code == 400:
-            raise SyntaxError(response.text.strip()[:500])
-        if response.status_code >= 300:
-            raise OSError(f"SPARQL update answered {response.status_code}: {response.text.strip()[:300]}")
+        _refused(response, "SPARQL update")
         with self._lock:
             self._graphs = (0.0, [])
 

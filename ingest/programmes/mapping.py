@@ -17,8 +17,8 @@ from pyoxigraph import NamedNode
 
 from ingest.base import BuildContext, Provenance, Source
 from ingest.statements import COLUMNS as STATEMENT_COLUMNS, Prop, load_statements
-from ingest.table import REGISTRY_DIR, Row, Table, cite, document_kinds, load_documents, resolve_ref
-from ptce_kg import iris
+from ingest.table import (REGISTRY_DIR, Row, Table, cite, curated_provenance, document_kinds, load_documents,
+                          resolve_ref)
 from ptce_kg.rdf import (CODE, DCT, PTCE, RDFS, SKOS, A, TripleSink, code, en, fr, graph, integer, iri,
                          string, typed)
 
@@ -66,14 +66,8 @@ class ProgrammesSource(Source):
         self.statements = Table(self.name, statements or HERE / "statements.csv", STATEMENT_COLUMNS)
 
     def provenance(self) -> Provenance:
-        return Provenance(
-            title_fr="Programmes de financement des PTCE et leurs chiffres (table curée)",
-            title_en="PTCE funding programmes and their figures (curated table)",
-            source_iri=iris.resource("table/programmes"),
-            version="0.1",
-            licence_iri="https://www.etalab.gouv.fr/licence-ouverte-open-licence",
-            publisher="ptce-kg, d'après les documents publics cités ligne par ligne",
-        )
+        return curated_provenance("programmes", "Programmes de financement des PTCE et leurs chiffres (table curée)",
+                                  "PTCE funding programmes and their figures (curated table)")
 
     def load(self, sink: TripleSink, ctx: BuildContext) -> None:
         documents = load_documents()

@@ -31,8 +31,7 @@ from pyoxigraph import NamedNode
 
 from ingest.base import BuildContext, Provenance, Source
 from ingest.statements import COLUMNS as STATEMENT_COLUMNS, Prop, load_statements
-from ingest.table import Row, Table, cite, document_kinds, resolve_ref
-from ptce_kg import iris
+from ingest.table import Row, Table, cite, curated_provenance, document_kinds, resolve_ref
 from ptce_kg.identifiers import siren_ok
 from ptce_kg.rdf import (add_siren, ADMS, DCT, FOAF, ORG, PTCE, RDFS, ROV, SCHEMA, SKOS, A, TripleSink, code, en, fr,
                          graph, iri, string, typed)
@@ -127,14 +126,8 @@ class RegistrySource(Source):
         return Table(self.name, self.folder / name, columns)
 
     def provenance(self) -> Provenance:
-        return Provenance(
-            title_fr="Registre des PTCE curé à partir de documents publics",
-            title_en="PTCE registry curated from public documents",
-            source_iri=iris.resource("table/registry"),
-            version="0.1",
-            licence_iri="https://www.etalab.gouv.fr/licence-ouverte-open-licence",
-            publisher="ptce-kg, d'après les documents publics cités ligne par ligne",
-        )
+        return curated_provenance("registry", "Registre des PTCE curé à partir de documents publics",
+                                  "PTCE registry curated from public documents")
 
     def load(self, sink: TripleSink, ctx: BuildContext) -> None:
         self._kinds = document_kinds()

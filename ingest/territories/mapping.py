@@ -40,6 +40,17 @@ COMMUNE_CLASSES = {
 }
 
 
+def identifier(add, node: NamedNode, fragment: str, notation: str, agency: str, page, label: str) -> None:
+    """The official code of a territory as an ADMS identifier, `<node>#<fragment>`."""
+    ident = NamedNode(f"{node.value}#{fragment}")
+    add(node, ADMS.identifier, ident)
+    add(ident, A, ADMS.Identifier)
+    add(ident, SKOS.notation, string(notation))
+    add(ident, ADMS.schemeAgency, string(agency))
+    add(ident, DCT.conformsTo, page)
+    add(ident, RDFS.label, fr(label))
+
+
 class TerritoriesSource(Source):
     name = "territories"
     graph = graph("territories")
@@ -89,13 +100,7 @@ class TerritoriesSource(Source):
             add(node, SKOS.prefLabel, fr(label))
             add(node, SKOS.notation, string(notation))
             add(node, IGEO.codeINSEE, string(notation))
-            ident = NamedNode(node.value + "#insee")
-            add(node, ADMS.identifier, ident)
-            add(ident, A, ADMS.Identifier)
-            add(ident, SKOS.notation, string(notation))
-            add(ident, ADMS.schemeAgency, string("INSEE"))
-            add(ident, DCT.conformsTo, COG_PAGE)
-            add(ident, RDFS.label, fr(f"code officiel géographique ({kind}) {notation}"))
+            identifier(add, node, "insee", notation, "INSEE", COG_PAGE, f"code officiel géographique ({kind}) {notation}")
 
         def ref(kind: str, value: str, file: str, i: int, field: str) -> NamedNode:
             node = index.get(f"{kind}:{value}")
@@ -227,13 +232,7 @@ class TerritoriesSource(Source):
                 add(node, SKOS.prefLabel, fr(name))
                 add(node, SKOS.notation, string(siren))
                 add(node, PTCE.siren, string(siren))
-                ident = NamedNode(node.value + "#siren")
-                add(node, ADMS.identifier, ident)
-                add(ident, A, ADMS.Identifier)
-                add(ident, SKOS.notation, string(siren))
-                add(ident, ADMS.schemeAgency, string("INSEE (répertoire SIRENE)"))
-                add(ident, DCT.conformsTo, EPCI_PAGE)
-                add(ident, RDFS.label, fr(f"SIREN {siren}"))
+                identifier(add, node, "siren", siren, "INSEE (répertoire SIRENE)", EPCI_PAGE, f"SIREN {siren}")
                 nature = self._field(item, "type", file, i)
                 add(node, PTCE.epciNature, code("epci-nature", nature))
                 if item.get("modeFinancement"):
