@@ -127,6 +127,8 @@ def report(path: Path, results: dict) -> str:
              + " from PyPI in their own venv. Times are the validation call, the graphs already parsed "
              "(the whole graph: one run; a single check: p50 over its runs). Machine load average at the start "
              f"{results['load_average']}.", "",
+             "A ratio above 1 means the engine is faster than pySHACL; “same results” means the same multiset of "
+             "(focus node, path, constraint component, severity, named source shape) as pySHACL's.", "",
              "| job | pySHACL | " + " | ".join(ENGINES) + " |", "|---|---:|" + "---:|" * len(ENGINES)]
     for job in results["jobs"]:
         cells = []
@@ -139,7 +141,9 @@ def report(path: Path, results: dict) -> str:
             t = pct(r.get("times", []), .5)
             verdict = "same results" if r["comparison"]["same"] else (
                 f"**different**: {r['comparison']['missing']} missing, {r['comparison']['extra']} extra")
-            cells.append(f"{ms(t)} ({ref / t:.1f}× faster; {verdict})" if t else verdict)
+            if r.get("error"):
+                verdict += f"; failed on some: {r['error'][:120]}"
+            cells.append(f"{ms(t)} (pySHACL / it: {ref / t:.2f}×; {verdict})" if t else verdict)
         lines.append(f"| {job['kind']}, {job['label']} | {ms(ref)} | " + " | ".join(cells) + " |")
     lines += ["", "## Results by shape and severity", ""]
     for job in results["jobs"]:
@@ -159,6 +163,16 @@ def report(path: Path, results: dict) -> str:
             if c and not c["same"]:
                 lines.append(f"\n{e}: e.g. missing {c['missing_examples'][:2]}, extra {c['extra_examples'][:2]}")
         lines.append("")
+    lines += ["## Verdict", ""]
+    for e in ENGINES:
+        bad = [j["label"] for j in results["jobs"] if j.get(e, {}).get("error")
+               or not j.get(e, {}).get("comparison", {}).get("same")]
+        lines.append(f"- {e}: " + ("the same results as pySHACL on every job here; adopting it would still need "
+                                   "every eligibility and validation test to give the same verdicts and messages "
+                                   "through it." if not bad else
+                                   f"not adoptable as it stands: failed or reported differently on {', '.join(bad)}."))
+    lines += ["", "pySHACL stays the product's engine (ptce_kg/shacl.py): a faster engine is adopted only when "
+              "every verdict is identical.", ""]
     text = "\n".join(lines) + "\n"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
