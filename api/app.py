@@ -23,6 +23,7 @@ from . import batch, eligibility, home, i18n, linked_data, maps, pages, publicat
 from . import changes
 from . import reconcile, search
 from .answers import AnswerCache
+from .deps import Service
 
 HERE = Path(__file__).resolve().parent
 YASGUI_BUILD = NODE_MODULES / "@zazuko" / "yasgui" / "build"
@@ -43,13 +44,12 @@ def create_app(cfg: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="ptce-kg", version=__version__, lifespan=lifespan,
                   description="Graphe de connaissances des PTCE / PTCE knowledge graph")
-    app.state.settings = cfg
-    app.state.pool = pool
-    app.state.live = LiveStore(open_root(cfg.store))
-    app.state.answers = AnswerCache(cfg.answer_cache_bytes)  # answers per build (api/answers.py)
-    app.state.templates = Jinja2Templates(directory=str(HERE / "templates"), context_processors=[i18n.context])
-    # No client may hold every worker: its concurrency stays below the pool size.
-    app.state.limits = ClientLimits(min(cfg.client_concurrency, max(1, cfg.workers - 1)), cfg.client_budget_s)
+    # Opened once, handed to the routes as a dependency (api/deps.py). No client may hold every worker: its
+    # concurrency stays below the pool size.
+    app.state.service = Service(
+        settings=cfg, pool=pool, live=LiveStore(open_root(cfg.store)), answers=AnswerCache(cfg.answer_cache_bytes),
+        templates=Jinja2Templates(directory=str(HERE / "templates"), context_processors=[i18n.context]),
+        limits=ClientLimits(min(cfg.client_concurrency, max(1, cfg.workers - 1)), cfg.client_budget_s))
     app.add_middleware(ResponseHeaders, tiles=cfg.map_tiles)  # security headers, and the ?lang= cookie (pure ASGI)
     # Read requests may come from any web page (YASGUI elsewhere, notebooks in a browser).
     app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "HEAD", "POST", "OPTIONS"],

@@ -23,6 +23,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response, StreamingRes
 from ptce_kg import __version__, batch, checking
 from ptce_kg.config import SHAPES_DIR
 
+from .deps import Svc, service_of
 from . import eligibility as single
 from .eligibility import ErrorBody, RuleSet
 from .errors import status_of
@@ -141,7 +142,7 @@ async def _printable(request: Request, items: list, rules: str, snapshot: str | 
 
     reports: dict = {}
     errors = []
-    width = max(1, request.app.state.limits.concurrency)
+    width = max(1, service_of(request).limits.concurrency)
     for start in range(0, len(items), width):
         chunk = items[start:start + width]
         done = await asyncio.gather(*(_check(request, item, rules, snapshot, as_of, reports) for item in chunk))
@@ -155,7 +156,7 @@ async def _printable(request: Request, items: list, rules: str, snapshot: str | 
     report = {**{k: v for k, v in header.items() if k not in ("candidates", "verdict")},
               "candidates": [c for r in checked for c in r["candidates"]],
               "errors": [{"candidate": e["candidate"] or "?", "error": e["error"]} for e in errors]}
-    return request.app.state.templates.TemplateResponse(
+    return service_of(request).templates.TemplateResponse(
         request, "eligibility-report.html", {"report": report},
         headers={"X-Batch-Candidates": str(len(items)), "X-Ruleset": f"{rules}@{__version__}", "Vary": "Accept"})
 
@@ -163,7 +164,7 @@ async def _printable(request: Request, items: list, rules: str, snapshot: str | 
 @router.post("/eligibility/batch", responses=RESPONSES, openapi_extra={"requestBody": REQUEST_BODY},
              response_class=StreamingResponse,
              summary="Vérifier une liste de candidats / check many candidates (CSV or JSON), streamed")
-async def check_batch(request: Request, rules: RuleSet = "article-9",
+async def check_batch(request: Request, svc: Svc, rules: RuleSet = "article-9",
                       format: Literal["csv", "json", "html"] | None = None, as_of: dt.date | None = None) -> Response:
     """Each candidate is checked as by `POST /eligibility`, in the same workers and within the same limits;
     the answer streams one line per candidate and criterion (`format=csv`, or `json`: NDJSON; by default
@@ -190,7 +191,7 @@ async def check_batch(request: Request, rules: RuleSet = "article-9",
     if fmt == "html":
         return await _printable(request, items, rules, snapshot, as_of)
     render = batch.as_csv if fmt == "csv" else batch.as_json
-    width = max(1, request.app.state.limits.concurrency)
+    width = max(1, svc.limits.concurrency)
 
     async def lines():
         if fmt == "csv":

@@ -25,6 +25,7 @@ from ptce_kg import iris
 from ptce_kg import changes
 from ptce_kg.changes import DELETE, Member
 
+from .deps import Svc, service_of
 from . import negotiation
 
 router = APIRouter(tags=["change feed"])
@@ -51,7 +52,7 @@ def _page_size() -> int:
 
 
 def _log(request: Request) -> list[Member]:
-    return changes.read_log(changes.folder(request.app.state.live.root))
+    return changes.read_log(changes.folder(service_of(request).live.root))
 
 
 def _pages(log: list[Member]) -> list[list[Member]]:
@@ -60,7 +61,7 @@ def _pages(log: list[Member]) -> list[list[Member]]:
 
 
 def _urls(request: Request):
-    base = request.app.state.settings.public_url  # PTCE_KG_PUBLIC_URL, never the Host header
+    base = service_of(request).settings.public_url  # PTCE_KG_PUBLIC_URL, never the Host header
     stream = rdflib.URIRef(iris.resource("changes"))
     return base, stream
 
@@ -222,9 +223,9 @@ def page(request: Request, number: int) -> Response:
 
 @router.api_route("/changes/patches/{build}/{name}", methods=["GET", "HEAD"],
                   summary="Triplets retirés ou ajoutés (N-Quads gzip) / removed or added triples")
-def patch_file(request: Request, build: str, name: str) -> Response:
+def patch_file(request: Request, svc: Svc, build: str, name: str) -> Response:
     """Names come from the log, never from the path."""
-    root_ = request.app.state.live.root
+    root_ = svc.live.root
     for member in _log(request):
         if member.build != build:
             continue

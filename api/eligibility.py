@@ -16,6 +16,7 @@ from ptce_kg import candidate, checking, eligibility, records
 
 from ptce_kg.errors import InputError
 
+from .deps import Svc, service_of
 from . import negotiation
 from .errors import refused
 from .security import authorised
@@ -113,7 +114,7 @@ def version_error(rules: str, as_of: dt.date | None) -> JSONResponse | None:
 
 
 def _snapshot(request: Request) -> str | None:
-    return request.app.state.live.root.current_name()
+    return service_of(request).live.root.current_name()
 
 
 def _respond(request: Request, report: eligibility.Report, accept: str | None) -> Response:
@@ -127,7 +128,7 @@ def _respond(request: Request, report: eligibility.Report, accept: str | None) -
     if kind == "json":
         return JSONResponse(report.as_dict(), headers=headers)
     if kind == "html":
-        return request.app.state.templates.TemplateResponse(
+        return service_of(request).templates.TemplateResponse(
             request, "eligibility-report.html", {"report": report.as_dict()}, headers=headers)
     return Response(report.shacl.serialize(format=kind), media_type=media, headers=headers)
 
@@ -140,7 +141,7 @@ def _kind(content_type: str) -> str | None:
 @router.post("/eligibility", response_model=EligibilityReport, responses=ERRORS,
              openapi_extra={"requestBody": REQUEST_BODY},
              summary="Vérifier un candidat / check a candidate against article 9")
-async def check_candidate(request: Request, rules: RuleSet = "article-9", record: bool = False,
+async def check_candidate(request: Request, svc: Svc, rules: RuleSet = "article-9", record: bool = False,
                           as_of: dt.date | None = None) -> Response:
     """Verdict per criterion of article 9: met, not met, or not enough information, with the legal text.
     `Accept: text/turtle` or `application/ld+json` returns the SHACL `sh:ValidationReport` instead.
@@ -168,7 +169,7 @@ async def check_candidate(request: Request, rules: RuleSet = "article-9", record
     if record:
         from starlette.concurrency import run_in_threadpool
 
-        root = request.app.state.live.root
+        root = svc.live.root
         report.records = await run_in_threadpool(records.record, report, graph, root)
         response = _respond(request, report, request.headers.get("accept"))
         if response.status_code == 200:
@@ -183,9 +184,9 @@ async def _run(request: Request, function, *args):
     timeout, memory limit and per-client budget as queries. Returns the task's value, or a Response."""
     from ptce_kg.engine import TaskJob
 
-    settings = request.app.state.settings
+    settings = service_of(request).settings
     client = request.client.host if request.client else "-"
-    limits = request.app.state.limits
+    limits = service_of(request).limits
     wait = limits.acquire(client)
     if wait is not None:
         return JSONResponse({"error": "too many checks from this client, retry later / trop de requêtes de ce "
@@ -193,7 +194,7 @@ async def _run(request: Request, function, *args):
                             status_code=429, headers={"Retry-After": str(wait)})
     started = time.monotonic()
     try:
-        outcome = await request.app.state.pool.run(TaskJob(function, args), client=client)
+        outcome = await service_of(request).pool.run(TaskJob(function, args), client=client)
     finally:
         limits.release(client, time.monotonic() - started)
     if outcome.status == "ok":
@@ -221,13 +222,13 @@ def form_schema() -> JSONResponse:
 
 
 @router.get("/eligibility", response_class=HTMLResponse, summary="Formulaire / form for people")
-def form_page(request: Request):
-    return request.app.state.templates.TemplateResponse(request, "eligibility-form.html", {
+def form_page(request: Request, svc: Svc):
+    return svc.templates.TemplateResponse(request, "eligibility-form.html", {
         "schema": candidate.schema(), "rows": range(6)})
 
 
 @router.post("/eligibility/form", response_class=HTMLResponse, include_in_schema=False)
-async def form_submit(request: Request):
+async def form_submit(request: Request, svc: Svc):
     """The HTML form, turned into the JSON form, checked, and shown as a report."""
     from urllib.parse import parse_qs
 
@@ -283,7 +284,7 @@ async def form_submit(request: Request):
                                                             _snapshot(request), as_of)
     if isinstance(checked, JSONResponse) and checked.status_code < 500 and checked.status_code != 429:
         error = json.loads(checked.body)
-        return request.app.state.templates.TemplateResponse(
+        return svc.templates.TemplateResponse(
             request, "eligibility-form.html", {"schema": candidate.schema(), "rows": range(6),
                                                "error": error["error"],
                                                "submitted": json.dumps(form, ensure_ascii=False, indent=1)},
@@ -291,16 +292,16 @@ async def form_submit(request: Request):
     if isinstance(checked, Response):
         return checked
     report, _ = checked
-    return request.app.state.templates.TemplateResponse(request, "eligibility-report.html", {"report": report.as_dict()})
+    return svc.templates.TemplateResponse(request, "eligibility-report.html", {"report": report.as_dict()})
 
 
 @router.get("/eligibility/{ptce_id}", response_model=EligibilityReport, responses={404: {"model": ErrorBody}},
             summary="Vérifier un PTCE du graphe / check a PTCE of the graph")
-async def check_known(request: Request, ptce_id: str,
+async def check_known(request: Request, svc: Svc, ptce_id: str,
                       rules: RuleSet = "article-9", as_of: dt.date | None = None) -> Response:
     if (refused := version_error(rules, as_of)) is not None:
         return refused
-    store = request.app.state.live.get_or_none()
+    store = svc.live.get_or_none()
     iri = iris.resource(f"ptce/{ptce_id}")
     if store is None or not ptce_id.replace("-", "").isalnum() or not bool(store.query(
             f"ASK {{ <{iri}> a <{iris.DEF}PTCE> }}", use_default_graph_as_union=True)):

@@ -11,19 +11,21 @@ from ptce_kg import iris
 from ptce_kg import queries as query_files
 from ptce_kg.iris import read_query
 
+from .deps import Svc, service_of
+
 RDF_DIR = Path(__file__).resolve().parent / "rdf"
 router = APIRouter()
 
 
 def published_graphs(request: Request) -> list[dict]:
-    store = request.app.state.live.get_or_none()
+    store = service_of(request).live.get_or_none()
     if store is None:
         return []
     return query_files.rows(store, read_query(RDF_DIR / "graphs.rq"), union=False)
 
 
 def counts(request: Request) -> dict | None:
-    store = request.app.state.live.get_or_none()
+    store = service_of(request).live.get_or_none()
     if store is None:
         return None
     rows = query_files.rows(store, read_query(RDF_DIR / "home-counts.rq"))
@@ -34,7 +36,7 @@ def coverage_shares(request: Request) -> dict | None:
     """What is known and what is not, from the coverage queries (the /coverage page's figures)."""
     from .pages import coverage_data
 
-    store = request.app.state.live.get_or_none()
+    store = service_of(request).live.get_or_none()
     return coverage_data(store) if store is not None else None
 
 
@@ -42,8 +44,8 @@ def schema_org(request: Request, graphs: list[dict]) -> dict:
     """schema.org Dataset for search engines (Google Dataset Search reads it from the home page)."""
     from ptce_kg.export import ALL, read_manifest
 
-    base = request.app.state.settings.public_url  # PTCE_KG_PUBLIC_URL, never the Host header
-    live = request.app.state.live
+    base = service_of(request).settings.public_url  # PTCE_KG_PUBLIC_URL, never the Host header
+    live = service_of(request).live
     folder = live.root.dumps_of(live.root.current_name())
     dumps = [f for f in read_manifest(folder) if f.graph == ALL] if folder else []
     return {
@@ -69,9 +71,9 @@ def schema_org(request: Request, graphs: list[dict]) -> dict:
 
 
 @router.get("/", response_class=HTMLResponse, name="home")
-def home(request: Request):
+def home(request: Request, svc: Svc):
     graphs = published_graphs(request)
-    return request.app.state.templates.TemplateResponse(request, "home.html", {
+    return svc.templates.TemplateResponse(request, "home.html", {
         "graphs": graphs,
         "counts": counts(request),
         "total": sum(int(g["triples"]) for g in graphs),

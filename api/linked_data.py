@@ -23,6 +23,7 @@ from ptce_kg.describe import RDF_TYPE, describe
 from ptce_kg.engine import GRAPH_FORMATS
 from ptce_kg.rdf import PREFIXES
 
+from .deps import Svc, service_of
 from . import negotiation
 
 router = APIRouter(tags=["linked data"])
@@ -35,7 +36,7 @@ SUFFIX_OF = {v: k for k, v in SUFFIXES.items()}
 
 def public_base(request: Request) -> str:
     """Where the service is reached (PTCE_KG_PUBLIC_URL, ending in "/"): absolute links never come from Host."""
-    return request.app.state.settings.public_url
+    return service_of(request).settings.public_url
 
 
 def local_path(request: Request, iri: str) -> str | None:
@@ -89,7 +90,7 @@ for _prefix in ("id", "code", "graph", "def/criterion"):  # a thing's IRI: 303 t
 
 
 @router.get("/doc/{path:path}", include_in_schema=False, name="document")
-def document(request: Request, path: str) -> Response:
+def document(request: Request, svc: Svc, path: str) -> Response:
     stem, dot, suffix = path.rpartition(".")
     if dot and suffix in SUFFIXES and "/" not in suffix:
         path, suffix = stem, suffix
@@ -99,7 +100,7 @@ def document(request: Request, path: str) -> Response:
     if fmt is None:
         return _not_acceptable()
     iri = iris.served_iri(path)
-    store = request.app.state.live.get_or_none()
+    store = svc.live.get_or_none()
     try:
         found = describe(store, iri, incoming=(fmt == "html")) if store is not None else None
     except ValueError:
@@ -122,7 +123,7 @@ def document(request: Request, path: str) -> Response:
         context |= ptce_context(request, store, iri)
         context["map_slug"] = path.removeprefix("id/")  # /map/ptce/<slug>.svg (api/maps.py)
         template = "ptce.html"
-    return request.app.state.templates.TemplateResponse(
+    return svc.templates.TemplateResponse(
         request, template, context, headers={"Vary": "Accept", "Link": links})
 
 
@@ -207,7 +208,7 @@ def candidate_schema() -> Response:
 
 
 @router.get("/shapes/{name}", include_in_schema=False)
-def shapes(request: Request, name: str, format: str | None = None) -> Response:
+def shapes(request: Request, svc: Svc, name: str, format: str | None = None) -> Response:
     files = {p.stem: p for p in SHAPES_DIR.glob("*.ttl")}
     stem = name.rsplit(".", 1)[0] if name.rsplit(".", 1)[-1] in SUFFIXES else name
     suffix = name.rsplit(".", 1)[1] if stem != name else None
@@ -217,7 +218,7 @@ def shapes(request: Request, name: str, format: str | None = None) -> Response:
     if fmt is None:
         return _not_acceptable()
     if fmt == "html":
-        return request.app.state.templates.TemplateResponse(request, "shapes.html", {
+        return svc.templates.TemplateResponse(request, "shapes.html", {
             "name": stem, "turtle": files[stem].read_text(encoding="utf-8")}, headers={"Vary": "Accept"})
     return rdf_response(_file_triples(files[stem]), fmt)
 
@@ -233,11 +234,11 @@ def robots(request: Request) -> PlainTextResponse:
 
 
 @router.get("/sitemap.xml", include_in_schema=False)
-def sitemap(request: Request) -> Response:
+def sitemap(request: Request, svc: Svc) -> Response:
     """Resource pages a crawler should index: PTCE, organisations, programmes (not the 35,000 communes)."""
     from xml.sax.saxutils import escape
 
-    store = request.app.state.live.get_or_none()
+    store = svc.live.get_or_none()
     site = public_base(request)
     urls = [site, f"{site}sparql", f"{site}catalog", f"{site}eligibility", f"{site}def"]
     if store is not None:

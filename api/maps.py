@@ -14,6 +14,8 @@ from ptce_kg import iris
 from ptce_kg import queries
 from ptce_kg.iris import read_query
 
+from .deps import Svc, service_of
+
 router = APIRouter(tags=["pages"])
 RDF_DIR = Path(__file__).resolve().parent / "rdf"
 FACETS = ("region", "sector", "carrier_form", "programmes")
@@ -26,10 +28,10 @@ SELECT ?lat ?long WHERE { ?c a ptce:Commune ; wgs:lat ?lat ; wgs:long ?long }"""
 
 def _cached(request: Request, key: str, compute):
     """Per published graph: a rebuild or an update gives a new store object, and so fresh answers."""
-    store = request.app.state.live.get_or_none()
+    store = service_of(request).live.get_or_none()
     if store is None:
         return None
-    cache = request.app.state.__dict__.setdefault("map_cache", {})
+    cache = service_of(request).map_cache
     if cache.get("store") is not store:
         cache.clear()
         cache["store"] = store
@@ -85,13 +87,13 @@ def communes_geojson(request: Request):
 
 
 @router.get("/map", response_class=HTMLResponse, summary="Carte des PTCE / map of PTCE")
-def map_page(request: Request):
+def map_page(request: Request, svc: Svc):
     features = _cached(request, "features", ptce_features) or []
     options = _cached(request, "facets", lambda store: facets(store, features)) or {k: [] for k in FACETS}
-    cfg = request.app.state.settings
+    cfg = svc.settings
     national = _cached(request, "national", lambda store: national_map(
         store, _cached(request, "contours", contours)))
-    return request.app.state.templates.TemplateResponse(request, "map.html", {
+    return svc.templates.TemplateResponse(request, "map.html", {
         "national": national, "choropleth_query": queries.find("ptce-per-departement").text,
         "features": sorted(features, key=lambda f: f["properties"]["label"]), "facets": options,
         "tiles": cfg.map_tiles or "", "attribution": cfg.map_attribution or "",
@@ -243,12 +245,12 @@ def ptce_svg(store, shapes: dict, ptce_iri: str) -> str | None:
 
 
 @router.get("/map/ptce/{slug}.svg", summary="Périmètre d'un PTCE (SVG) / a PTCE's perimeter (SVG)")
-def ptce_map_svg(request: Request, slug: str):
+def ptce_map_svg(request: Request, svc: Svc, slug: str):
     from fastapi.responses import Response
 
     if not slug.replace("-", "").isalnum():
         return JSONResponse({"detail": "unknown PTCE / PTCE inconnu"}, status_code=404)
-    store = request.app.state.live.get_or_none()
+    store = svc.live.get_or_none()
     if store is None:
         return JSONResponse({"detail": "no graph published yet / aucun graphe publié"}, status_code=503)
     iri = iris.resource(f"ptce/{slug}")

@@ -13,6 +13,8 @@ from ptce_kg import eligibility, queries
 from ptce_kg.eligibility import with_values
 from ptce_kg.iris import read_query
 
+from .deps import Svc
+
 router = APIRouter(tags=["pages"])
 RDF_DIR = Path(__file__).resolve().parent / "rdf"
 
@@ -50,9 +52,9 @@ def chart_data(store) -> list[dict]:
 
 
 @router.get("/stats", response_class=HTMLResponse, summary="Statistiques / statistics")
-def stats(request: Request):
-    store = request.app.state.live.get_or_none()
-    return request.app.state.templates.TemplateResponse(
+def stats(request: Request, svc: Svc):
+    store = svc.live.get_or_none()
+    return svc.templates.TemplateResponse(
         request, "stats.html", {"charts": chart_data(store) if store is not None else []})
 
 
@@ -126,7 +128,7 @@ def coverage_data(store) -> dict:
 
 
 @router.get("/coverage", response_class=HTMLResponse, summary="Ce qui est connu et ce qui ne l'est pas / coverage")
-def coverage(request: Request):
-    store = request.app.state.live.get_or_none()
-    return request.app.state.templates.TemplateResponse(
+def coverage(request: Request, svc: Svc):
+    store = svc.live.get_or_none()
+    return svc.templates.TemplateResponse(
         request, "coverage.html", {"coverage": coverage_data(store) if store is not None else None})

@@ -16,6 +16,7 @@ from ptce_kg.export import ALL, read_manifest, read_tables
 from ptce_kg.rdf import GRAPH
 from ptce_kg.iris import read_query
 
+from .deps import Svc, service_of
 from . import negotiation
 
 router = APIRouter(tags=["publication"])
@@ -47,7 +48,7 @@ PAGE_SIZE = 50
 
 
 def _dumps_dir(request: Request) -> Path | None:
-    live = request.app.state.live
+    live = service_of(request).live
     return live.root.dumps_of(live.root.current_name())
 
 
@@ -59,13 +60,13 @@ def _manifest(request: Request):
 # -- dumps ------------------------------------------------------------------------------------------
 
 @router.get("/dumps/", summary="Liste des dumps / list of dumps")
-def dumps_index(request: Request) -> Response:
+def dumps_index(request: Request, svc: Svc) -> Response:
     folder, files = _manifest(request)
-    base = request.app.state.settings.public_url  # PTCE_KG_PUBLIC_URL, never the Host header
+    base = svc.settings.public_url  # PTCE_KG_PUBLIC_URL, never the Host header
     items = [{"name": f.name, "url": f"{base}dumps/{f.name}", "graph": f.graph, "format": f.format,
               "media_type": f.media_type, "triples": f.triples, "bytes": f.bytes, "sha256": f.sha256} for f in files]
     if negotiation.wants_html(request.headers.get("accept")):
-        return request.app.state.templates.TemplateResponse(request, "dumps.html", {"files": items},
+        return svc.templates.TemplateResponse(request, "dumps.html", {"files": items},
                                                             headers={"Vary": "Accept"})
     tables = [{"name": t.name, "url": f"{base}dumps/{t.name}", "media_type": t.media_type, "rows": t.rows,
                "bytes": t.bytes, "sha256": t.sha256, "conforms_to": t.conforms_to} for t in read_tables(folder)] if folder else []
@@ -104,7 +105,7 @@ def dump_file(request: Request, name: str) -> Response:
 # -- DCAT-AP catalogue ----------------------------------------------------------------------------
 
 def _meta_graphs(request: Request) -> list[dict]:
-    store = request.app.state.live.get_or_none()
+    store = service_of(request).live.get_or_none()
     if store is None:
         return []
     rows = store.query(read_query(RDF_DIR / "catalog-graphs.rq"))
@@ -143,7 +144,7 @@ def _describe_distribution(g: rdflib.Graph, dist, licence: rdflib.URIRef, modifi
 
 
 def catalog_graph(request: Request, page: int = 1) -> rdflib.Graph:
-    base = request.app.state.settings.public_url  # PTCE_KG_PUBLIC_URL, never the Host header
+    base = service_of(request).settings.public_url  # PTCE_KG_PUBLIC_URL, never the Host header
     g = rdflib.Graph()
     g.parse(RDF_DIR / "catalog.ttl", format="turtle")
     for prefix, ns in (("dcat", DCAT), ("dct", DCTERMS), ("foaf", FOAF), ("spdx", SPDX), ("prov", PROV),
@@ -308,9 +309,9 @@ def catalog(request: Request, page: int = 1, format: str | None = None) -> Respo
 # -- VoID ----------------------------------------------------------------------------------------
 
 @router.get("/.well-known/void", summary="Description VoID / VoID description")
-def void(request: Request, format: str | None = None) -> Response:
-    base = request.app.state.settings.public_url  # PTCE_KG_PUBLIC_URL, never the Host header
-    store = request.app.state.live.get_or_none()
+def void(request: Request, svc: Svc, format: str | None = None) -> Response:
+    base = svc.settings.public_url  # PTCE_KG_PUBLIC_URL, never the Host header
+    store = svc.live.get_or_none()
     g = rdflib.Graph()
     g.bind("void", VOID)
     g.bind("dct", DCTERMS)

@@ -27,6 +27,7 @@ from ptce_kg import queries, search as text_search
 from ptce_kg.eligibility import with_values
 from ptce_kg.iris import read_query
 
+from .deps import service_of
 from .search import index_of, local
 
 router = APIRouter(tags=["reconciliation"])
@@ -73,7 +74,7 @@ def _error(request: Request, status: int, fr: str, en: str) -> Response:
 
 
 def manifest(request: Request) -> dict:
-    base = request.app.state.settings.public_url  # PTCE_KG_PUBLIC_URL, never the Host header
+    base = service_of(request).settings.public_url  # PTCE_KG_PUBLIC_URL, never the Host header
     service = base + "reconcile"
     return {
         "versions": ["0.2"],
@@ -240,7 +241,7 @@ def extend(request: Request, index, payload: dict) -> dict:
     wanted = [p for p in wanted if p in EXTEND_BY_ID]
     rows: dict[str, dict[str, list]] = {i: {p: [] for p in wanted} for i in ids}
     if ids and wanted:
-        store = request.app.state.live.get_or_none()
+        store = service_of(request).live.get_or_none()
         text = with_values(read_query(RDF_DIR / "search.rq"), "item", ids)
         by_predicate = {pred: pid for pid, (_, pred) in EXTEND_BY_ID.items()}
         for row in queries.rows(store, text) if store is not None else []:

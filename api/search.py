@@ -12,6 +12,7 @@ from ptce_kg import iris
 from ptce_kg import search as text_search
 from ptce_kg.sparql_guard import QueryRefused
 
+from .deps import Svc, service_of
 from .i18n import chosen
 
 router = APIRouter(tags=["search"])
@@ -20,7 +21,7 @@ MAX_Q = 200
 
 
 def index_of(request: Request) -> text_search.SearchIndex | None:
-    return text_search.for_root(request.app.state.live.root)
+    return text_search.for_root(service_of(request).live.root)
 
 
 def local(iri: str) -> str:
@@ -56,7 +57,7 @@ def _hit_dict(hit: text_search.Hit, results: text_search.Results, lang: str, pla
 
 
 @router.get("/search", summary="Recherche / full-text search (HTML, or JSON with format=json)")
-def search_page(request: Request, q: str = "", type: list[str] = Query(default=[]), page: int = 1,
+def search_page(request: Request, svc: Svc, q: str = "", type: list[str] = Query(default=[]), page: int = 1,
                 format: str | None = None):
     lang = chosen(request)
     term = q.strip()[:MAX_Q]
@@ -75,7 +76,7 @@ def search_page(request: Request, q: str = "", type: list[str] = Query(default=[
     facets = [{"type": name, "label": type_label(name, lang), "count": (results.facets.get(name, 0) if results else 0),
                "checked": name in types} for name in text_search.TYPES]
     total = results.total if results else 0
-    return request.app.state.templates.TemplateResponse(
+    return svc.templates.TemplateResponse(
         request, "search.html",
         {"q": term, "results": hits, "facets": facets, "total": total, "page": page, "types": types,
          "pages": (total + PAGE - 1) // PAGE})

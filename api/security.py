@@ -13,6 +13,7 @@ from fastapi import Request
 from starlette.datastructures import MutableHeaders
 from starlette.responses import Response
 
+from .deps import service_of
 from .i18n import COOKIE, LANGS
 
 # YASGUI sets inline styles on its elements; scripts all come from this origin (no inline script, no CDN).
@@ -72,7 +73,7 @@ class ResponseHeaders:
 
 
 def authorised(request: Request) -> bool:
-    token = request.app.state.settings.update_token
+    token = service_of(request).settings.update_token
     given = request.headers.get("authorization", "")
     if not token or not given.lower().startswith("bearer "):
         return False

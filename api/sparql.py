@@ -24,6 +24,7 @@ from ptce_kg.engine import GRAPH_FORMATS, QueryJob
 from ptce_kg.sparql_guard import QueryRefused, cached_verdict, check_query_cached
 from ptce_kg.iris import read_query
 
+from .deps import Svc, service_of
 from . import answers, negotiation
 from .security import authorised
 from .updates import apply_update
@@ -64,13 +65,13 @@ async def _params(request: Request) -> tuple[dict[str, list[str]], str | None]:
 
 
 def service_description(request: Request, accept: str | None, fmt: str | None) -> Response:
-    endpoint = request.app.state.settings.public_url + "sparql"  # PTCE_KG_PUBLIC_URL, never the Host header
+    endpoint = service_of(request).settings.public_url + "sparql"  # PTCE_KG_PUBLIC_URL, never the Host header
     name = negotiation.override(fmt, "graph") or negotiation.choose(accept, negotiation.GRAPH_OFFERS)
     if name is None:
         return _error(406, "Aucun format acceptable.", "Not acceptable.", "Offered: " + ", ".join(negotiation.GRAPH_OFFERS))
     triples = list(pyoxigraph.parse(path=str(RDF_DIR / "service-description.ttl"), format=pyoxigraph.RdfFormat.TURTLE,
                                     base_iri=endpoint))
-    store = request.app.state.live.get_or_none()
+    store = service_of(request).live.get_or_none()
     if store is not None:
         constructed = store.query(
             read_query(RDF_DIR / "service-description.rq"),
@@ -92,15 +93,15 @@ def editor(request: Request) -> HTMLResponse:
         {"name": q.name, "title": q.title, "title_en": q.title_en, "query": q.text}
         for q in query_files.all_queries()
     ]
-    return request.app.state.templates.TemplateResponse(
-        request, "sparql.html", {"examples": examples, "endpoint": request.app.state.settings.public_url + "sparql"},
+    return service_of(request).templates.TemplateResponse(
+        request, "sparql.html", {"examples": examples, "endpoint": service_of(request).settings.public_url + "sparql"},
         headers={"Vary": "Accept"},
     )
 
 
 @router.api_route("/sparql", methods=["GET", "POST"], name="sparql")
-async def sparql(request: Request) -> Response:
-    settings = request.app.state.settings
+async def sparql(request: Request, svc: Svc) -> Response:
+    settings = svc.settings
     params, problem = await _params(request)
     if problem == "body too large":
         return _error(413, "Requête trop volumineuse.", "Request body too large.")
@@ -138,22 +139,22 @@ async def sparql(request: Request) -> Response:
             return _error(refused.status, refused.fr, refused.en, refused.detail)
     # -- end of text search --
     client = request.client.host if request.client else "-"
-    wait = request.app.state.limits.acquire(client)
+    wait = svc.limits.acquire(client)
     if wait is not None:
         return _error(429, "Trop de requêtes de ce client : réessayez plus tard.",
                       "Too many queries from this client: retry later.",
-                      f"Limits per client: {request.app.state.limits.concurrency} at once, "
+                      f"Limits per client: {svc.limits.concurrency} at once, "
                       f"{settings.client_budget_s:g} s of query time per minute.", headers={"Retry-After": str(wait)})
     started = time.monotonic()
     try:
         return await _query(request, params, text, accept, fmt, client)
     finally:
-        request.app.state.limits.release(client, time.monotonic() - started)
+        svc.limits.release(client, time.monotonic() - started)
 
 
 async def _query(request: Request, params: dict, text: str, accept: str | None, fmt: str | None,
                  client: str) -> Response:
-    settings = request.app.state.settings
+    settings = service_of(request).settings
     limits = dict(max_bytes=settings.max_query_bytes, max_nesting=settings.max_nesting,
                   max_operators=settings.max_operators)
     try:
@@ -203,8 +204,8 @@ async def _query(request: Request, params: dict, text: str, accept: str | None, 
         max_bytes=settings.max_result_bytes,
     )
     # -- answers per build (api/answers.py): an unchanged answer is a 304 or a copy, never a second run --
-    cache = request.app.state.answers
-    build = request.app.state.live.root.current_name()
+    cache = service_of(request).answers
+    build = service_of(request).live.root.current_name()
     key = (job.text, job.results_format, job.graph_format, job.union_default_graph, job.default_graphs,
            job.named_graphs, job.max_rows, job.max_bytes)
     if build:
@@ -215,7 +216,7 @@ async def _query(request: Request, params: dict, text: str, accept: str | None, 
         if kept is not None:
             return Response(kept.body, media_type=kept.media_type,
                             headers={**dict(kept.headers), "ETag": tag, "X-Answer-Cache": "hit", **CACHING})
-    outcome = await request.app.state.pool.run(job, client=client)
+    outcome = await service_of(request).pool.run(job, client=client)
     response = _answer(outcome, settings)
     if outcome.status == "ok" and outcome.build:
         tag = answers.etag(outcome.build, key)

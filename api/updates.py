@@ -20,6 +20,8 @@ from starlette.concurrency import run_in_threadpool
 
 from ptce_kg.sparql_guard import QueryRefused, check_update
 
+from .deps import service_of
+
 
 def _confine(store_spec: str) -> None:
     from ptce_kg.remote import RemoteRoot, open_root
@@ -47,7 +49,7 @@ def _executor(store_spec: str) -> ProcessPoolExecutor:
 
 
 async def apply_update(request: Request, params: dict[str, list[str]]) -> Response:
-    settings = request.app.state.settings
+    settings = service_of(request).settings
     text = params["update"][0]
     try:
         await run_in_threadpool(check_update, text, settings.service_allowlist, max_bytes=settings.max_query_bytes,

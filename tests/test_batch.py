@@ -10,7 +10,8 @@ from pathlib import Path
 
 import httpx
 
-from ptce_kg import batch, cli
+import cli
+from ptce_kg import batch
 from ptce_kg.config import SHAPES_DIR
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "batch"

@@ -14,7 +14,8 @@ import pytest
 
 from conftest import form_variant
 
-from ptce_kg import candidate, cli, eligibility
+import cli
+from ptce_kg import candidate, eligibility
 from ptce_kg.errors import InputError
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "candidates"
