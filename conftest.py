@@ -130,18 +130,51 @@ def embedded_server(built_store):
     stop(process)
 
 
-@pytest.fixture(scope="session")
-def oxigraph_server(tmp_path_factory):
-    """A real Oxigraph server (the `oxigraph` package from PyPI) on a free loopback port."""
+def _virtuoso():
+    """tests/virtuoso.py (how the tests start Virtuoso), whatever is on sys.path."""
+    import importlib.util
+
+    if "virtuoso" not in sys.modules:
+        spec = importlib.util.spec_from_file_location("virtuoso", ROOT / "tests" / "virtuoso.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["virtuoso"] = module
+        spec.loader.exec_module(module)
+    return sys.modules["virtuoso"]
+
+
+def remote_cache_from(built_store: Path, cache: Path) -> str:
+    """Copy the session build's current build (store, dumps, text index, change feed, ledger) into a remote
+    back end's local cache, so a remote engine serves the graph the session already built instead of
+    building it again. Returns the build's name."""
+    import shutil
+    from ptce_kg.store import StoreRoot
+
+    name = StoreRoot(built_store).current_name()
+
+    def others(directory: str, names: list[str]) -> list[str]:
+        # Only the current build: the session's updates leave earlier builds beside it.
+        if Path(directory).name in ("builds", "dumps", "search", "reports"):
+            return [n for n in names if not n.startswith(name)]
+        return ["LOCK"] if "LOCK" in names else []
+    shutil.copytree(built_store, cache, ignore=others, dirs_exist_ok=True)
+    return name
+
+
+def start_oxigraph(location: Path, load: Path | None = None) -> tuple[subprocess.Popen, str]:
+    """A real Oxigraph server (the `oxigraph` package from PyPI) on a free loopback port, its database in
+    `location`, first loaded with `oxigraph load` from `load` (N-Quads) when given; returns (process, store
+    spec)."""
     import shutil
 
     binary = shutil.which("oxigraph", path=str(Path(sys.executable).parent)) or shutil.which("oxigraph")
     if binary is None:
         pytest.fail("the `oxigraph` server is not installed (pip install oxigraph)")
+    if load is not None:  # its bulk loader: seconds, where Graph Store uploads of the whole graph take minutes
+        subprocess.run([binary, "load", "--location", str(location), "--file", str(load)], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     port = free_port()
-    location = tmp_path_factory.mktemp("oxigraph")
     # Its own timeout stops queries our service gave up on (the HTTP client going away does not).
-    process = subprocess.Popen([binary, "serve", "--location", str(location / "db"), "--bind", f"127.0.0.1:{port}",
+    process = subprocess.Popen([binary, "serve", "--location", str(location), "--bind", f"127.0.0.1:{port}",
                                 "--timeout-s", "10"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
@@ -151,26 +184,19 @@ def oxigraph_server(tmp_path_factory):
             break
         except httpx.HTTPError:
             time.sleep(0.2)
-    yield f"sparql+{base}/query"
-    stop(process)
+    return process, f"sparql+{base}/query"
 
 
 @pytest.fixture(scope="session")
-def remote_store(oxigraph_server, tmp_path_factory):
-    """The full graph built against the Oxigraph server; returns (store spec, local cache for dumps)."""
-    from cli import build  # every declared source (the composition root)
-
+def remote_store(built_store, tmp_path_factory):
+    """An Oxigraph server holding the session's build, loaded from its N-Quads dump, with that build as the
+    local cache (dumps, text index, change feed); returns (store spec, local cache)."""
     cache = tmp_path_factory.mktemp("remote-cache")
-    previous = os.environ.get("PTCE_KG_REMOTE_CACHE")
-    os.environ["PTCE_KG_REMOTE_CACHE"] = str(cache)
-    try:
-        build(oxigraph_server, progress=lambda message: None)
-    finally:
-        if previous is None:
-            os.environ.pop("PTCE_KG_REMOTE_CACHE", None)
-        else:
-            os.environ["PTCE_KG_REMOTE_CACHE"] = previous
-    return oxigraph_server, cache
+    name = remote_cache_from(built_store, cache)
+    process, spec = start_oxigraph(tmp_path_factory.mktemp("oxigraph") / "db",
+                                   load=cache / "dumps" / name / "all.nq.gz")
+    yield spec, cache
+    stop(process)
 
 
 @pytest.fixture(scope="session")
@@ -178,6 +204,42 @@ def remote_server(remote_store):
     """`ptce-kg serve` over the Oxigraph server."""
     spec, cache = remote_store
     process, base = start_server(spec, PTCE_KG_REMOTE_CACHE=cache, **SERVER_SETTINGS)
+    yield base
+    stop(process)
+
+
+def virtuoso_env(base: str, cache: Path) -> dict:
+    """How ptce-kg reaches a test Virtuoso's digest-authenticated update and Graph Store endpoints."""
+    virtuoso = _virtuoso()
+    return {"PTCE_KG_SPARQL_USER": virtuoso.USER, "PTCE_KG_SPARQL_PASSWORD": virtuoso.PASSWORD,
+            "PTCE_KG_SPARQL_AUTH": "digest", "PTCE_KG_SPARQL_UPDATE": base + "/sparql-auth",
+            "PTCE_KG_SPARQL_GSP": base + "/sparql-graph-crud-auth", "PTCE_KG_REMOTE_CACHE": str(cache)}
+
+
+@pytest.fixture(scope="session")
+def virtuoso_store(built_store, tmp_path_factory):
+    """A new Virtuoso database on loopback holding the session's build, bulk-loaded from its N-Quads dump
+    (Virtuoso's own loader: seconds, where Graph Store uploads take minutes); ptce-kg reaches its
+    digest-authenticated update and Graph Store endpoints. Returns (store spec, environment)."""
+    virtuoso = _virtuoso()
+    if not virtuoso.available():
+        pytest.skip("virtuoso-opensource is not installed (`make virtuoso` installs it when run as root)")
+    folder = tmp_path_factory.mktemp("virtuoso")
+    process, base, sql_port = virtuoso.start(folder, free_port(), free_port())
+    try:
+        cache = tmp_path_factory.mktemp("virtuoso-cache")
+        name = remote_cache_from(built_store, cache)
+        virtuoso.bulk_load(folder, sql_port, cache / "dumps" / name / "all.nq.gz")
+        yield f"sparql+{base}/sparql", virtuoso_env(base, cache)
+    finally:
+        virtuoso.stop(process)
+
+
+@pytest.fixture(scope="session")
+def virtuoso_server(virtuoso_store):
+    """`ptce-kg serve` over Virtuoso."""
+    spec, env = virtuoso_store
+    process, base = start_server(spec, **env, **SERVER_SETTINGS)
     yield base
     stop(process)
 

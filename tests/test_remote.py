@@ -14,8 +14,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-import virtuoso
-from conftest import SERVER_SETTINGS, free_port, start_server, stop
 from ptce_kg import queries
 
 
@@ -41,35 +39,14 @@ def _with_env(env: dict, action):
                 os.environ[k] = v
 
 
-@pytest.fixture(scope="session")
-def virtuoso_engine(tmp_path_factory):
-    """A new Virtuoso database on loopback, the full graph built into it through digest-authenticated
-    SPARQL Update and Graph Store endpoints, and `ptce-kg serve` over it."""
-    from cli import build  # every declared source (the composition root)
-
-    if not virtuoso.available():
-        pytest.skip("virtuoso-opensource is not installed (`make virtuoso` installs it when run as root)")
-    process, base = virtuoso.start(tmp_path_factory.mktemp("virtuoso"), free_port(), free_port())
-    cache = tmp_path_factory.mktemp("virtuoso-cache")
-    env = {"PTCE_KG_SPARQL_USER": virtuoso.USER, "PTCE_KG_SPARQL_PASSWORD": virtuoso.PASSWORD,
-           "PTCE_KG_SPARQL_AUTH": "digest", "PTCE_KG_SPARQL_UPDATE": base + "/sparql-auth",
-           "PTCE_KG_SPARQL_GSP": base + "/sparql-graph-crud-auth", "PTCE_KG_REMOTE_CACHE": str(cache)}
-    engine = Engine("virtuoso", f"sparql+{base}/sparql", cache, env=env)
-    try:
-        _with_env(env, lambda: build(engine.spec, progress=lambda message: None))
-        served, engine.server = start_server(engine.spec, **env, **SERVER_SETTINGS)
-    except BaseException:
-        virtuoso.stop(process)
-        raise
-    yield engine
-    stop(served)
-    virtuoso.stop(process)
-
-
 @pytest.fixture(scope="session", params=["oxigraph", "virtuoso"])
 def engine(request) -> Engine:
+    """Each engine holding the session's build (conftest: Oxigraph server by the back end's own upload,
+    Virtuoso by its bulk loader), and `ptce-kg serve` over it."""
     if request.param == "virtuoso":
-        return request.getfixturevalue("virtuoso_engine")
+        spec, env = request.getfixturevalue("virtuoso_store")
+        return Engine("virtuoso", spec, Path(env["PTCE_KG_REMOTE_CACHE"]),
+                      request.getfixturevalue("virtuoso_server"), env=env)
     spec, cache = request.getfixturevalue("remote_store")
     return Engine("oxigraph", spec, cache, request.getfixturevalue("remote_server"),
                   env={"PTCE_KG_REMOTE_CACHE": str(cache)})
@@ -179,3 +156,41 @@ def test_rebuild_uploads_only_what_changed_and_switches(engine):
     _with_env(engine.env, lambda: build(engine.spec, progress=messages.append))
     assert any("territories unchanged, kept" in m for m in messages)
     assert any("switched" in m for m in messages)
+
+
+@pytest.mark.parametrize("kind", ["oxigraph", "virtuoso"])
+def test_a_first_build_uploads_every_graph_to_a_new_server(kind, tmp_path, monkeypatch):
+    """On a server that holds nothing, a build's own upload (Graph Store PUTs, then the switch) publishes
+    every graph (the shared engines are bulk-loaded from the session's dump instead)."""
+    from conftest import TERRITORY_FIXTURES, _virtuoso, free_port, select, start_oxigraph, stop, virtuoso_env
+    from ingest.territories import TerritoriesSource
+    from ptce_kg.build import build
+    from ptce_kg.remote import RemoteRoot
+
+    cache = tmp_path / "cache"
+    if kind == "virtuoso":
+        virtuoso = _virtuoso()
+        if not virtuoso.available():
+            pytest.skip("virtuoso-opensource is not installed (`make virtuoso` installs it when run as root)")
+        process, base, _ = virtuoso.start(tmp_path / "db", free_port(), free_port())
+        spec, env, halt = f"sparql+{base}/sparql", virtuoso_env(base, cache), virtuoso.stop
+    else:
+        process, spec = start_oxigraph(tmp_path / "db")
+        env, halt = {"PTCE_KG_REMOTE_CACHE": str(cache)}, stop
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    try:
+        assert RemoteRoot(spec, cache).current_name() is None
+        messages: list[str] = []
+        build(spec, sources=[TerritoriesSource(TERRITORY_FIXTURES)], progress=messages.append, with_dumps=False)
+        root = RemoteRoot(spec, cache)
+        assert root.current_name() is not None
+        store = root.open_read()
+        graphs = set(store.published_graphs())
+        assert {"https://w3id.org/ptce-kg/graph/territories", "https://w3id.org/ptce-kg/graph/ontology",
+                "https://w3id.org/ptce-kg/graph/meta"} <= graphs
+        assert any(m.endswith("uploaded https://w3id.org/ptce-kg/graph/territories") for m in messages)
+        assert select(store, "SELECT (COUNT(*) AS ?n) { ?c a <https://w3id.org/ptce-kg/def#Commune> }",
+                      ) == [{"n": "7"}]
+    finally:
+        halt(process)
