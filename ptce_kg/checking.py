@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from . import candidate, eligibility
+from . import candidate, eligibility, territory_dates
 from .errors import InputError
 
 
@@ -32,7 +32,8 @@ def _evaluate(graph, store, snapshot: str | None, rules: str, as_of: dt.date | N
         version = eligibility.ruleset_version(rules, as_of)
     except eligibility.RuleSetError as exc:
         return Refusal(str(exc), InputError.INVALID, "as_of")
-    return eligibility.evaluate(eligibility.complete_from_store(graph, store), snapshot, version.name, as_of), graph
+    report = eligibility.evaluate(eligibility.complete_from_store(graph, store), snapshot, version.name, as_of)
+    return territory_dates.dated(report, territory_dates.check(graph, store, as_of)), graph
 
 
 def check_content(store, content: bytes, kind: str, rules: str, snapshot: str | None, as_of: dt.date | None = None):
@@ -55,7 +56,8 @@ def check_form(store, form: dict, rules: str, snapshot: str | None, as_of: dt.da
 
 def check_known(store, iri: str, rules: str, snapshot: str | None, as_of: dt.date | None = None):
     """A PTCE of the graph (rule set and date checked by the caller: RuleSetError otherwise)."""
-    return eligibility.evaluate(eligibility.ptce_graph(store, iri), snapshot, rules, as_of)
+    graph = eligibility.ptce_graph(store, iri)
+    return territory_dates.dated(eligibility.evaluate(graph, snapshot, rules, as_of), territory_dates.check(graph, store, as_of))
 
 
 def open_published(spec, progress):

@@ -113,3 +113,90 @@ def test_a_member_of_the_successor_commune_is_inside_a_perimeter_written_with_th
 
     assert verdict("commune:39576") == "met"
     assert verdict("commune:39300") == "not-met"  # Lons-le-Saunier
+
+
+# -- issue 21, item 2: the territories in force on the check's date; item 1: EPCI membership per yearly list ------
+
+def dated_check(store, perimeter: list[str], as_of: str) -> dict:
+    import datetime as dt
+
+    from ptce_kg import checking
+
+    form = {"id": "date-du-dossier", "name": "Pôle daté", "perimeter": perimeter}
+    report, _ = checking.check_form(store, form, "article-9", None, dt.date.fromisoformat(as_of))
+    body = report.as_dict()
+    assert body["as_of"] == as_of
+    return {t["code"]: t for t in body.get("territories", [])}
+
+
+def test_a_commune_nouvelle_of_2019_checked_before_it_existed_names_the_communes_of_that_date(store):
+    # Beaufort-Orbagna (39043): Beaufort and Orbagna merged on 1 January 2019 (INSEE's history)
+    before = dated_check(store, ["commune:39043"], "2018-06-01")["39043"]
+    assert before["status"] == "not-yet" and before["when"] == {"date": "2019-01-01"}
+    assert {(t["iri"][len(ID):], t["label"]) for t in before["in_force_on_date"]} == {
+        ("commune/39043/until/2019-01-01", "Beaufort"), ("commune/39395", "Orbagna")}
+    assert "2018-06-01" in before["en"] and "Orbagna (39395)" in before["fr"]
+    assert dated_check(store, ["commune:39043"], "2024-06-01") == {}  # in force: nothing to say
+
+
+def test_a_commune_merged_before_the_check_date_resolves_to_its_successor_then_and_now(store):
+    assert dated_check(store, ["commune:39395"], "2018-06-01") == {}  # Orbagna still existed
+    after = dated_check(store, ["commune:39395"], "2024-06-01")["39395"]
+    assert after["status"] == "ended" and after["when"] == {"date": "2019-01-01"}
+    assert [t["iri"] for t in after["in_force_on_date"]] == [ID + "commune/39043"]
+    assert [t["iri"] for t in after["current"]] == [ID + "commune/39043"]
+    # Vercia (39549) went into Val-Sonnette in 2017; in 2022 that was the Val-Sonnette before Sainte-Agnès joined
+    vercia = dated_check(store, ["commune:39549"], "2022-03-01")["39549"]
+    assert vercia["status"] == "ended"
+    assert [t["iri"] for t in vercia["in_force_on_date"]] == [ID + "commune/39576/until/cog-2025"]
+    assert [t["iri"] for t in vercia["current"]] == [ID + "commune/39576"]
+    # Sainte-Agnès (39474): in the COG of 2024, not in that of 2025: years only, never a date
+    agnes = dated_check(store, ["commune:39474"], "2025-02-01")["39474"]
+    assert agnes["status"] == "ended" and agnes["when"] == {"cog_last": "2024", "cog_first_without": "2025"}
+    assert dated_check(store, ["commune:39474"], "2024-02-01") == {}
+
+
+def test_an_epci_created_after_the_check_date_and_the_years_no_list_holds(store):
+    # the Métropole européenne de Lille's SIREN 200093201 is first listed in 2021; its communes were in the former
+    # MEL (245900410) and the CC de la Haute Deûle (245901061) in the 2020 list
+    mel = dated_check(store, ["epci:200093201"], "2020-06-01")["200093201"]
+    assert mel["status"] == "not-yet" and mel["when"] == {"cog_first": "2021"}
+    assert {t["iri"] for t in mel["in_force_on_date"]} == {ID + "epci/245900410", ID + "epci/245901061"}
+    assert dated_check(store, ["epci:200093201"], "2023-06-01") == {}
+    ecla = dated_check(store, ["epci:200071116"], "2016-06-01")["200071116"]  # before the first list: not known
+    assert ecla["status"] == "not-known" and "2020" in ecla["en"]
+
+
+def test_the_check_report_of_the_command_line_and_the_api_carry_the_territories_of_the_date(store, embedded_server):
+    form = {"id": "date-du-dossier", "name": "Pôle daté", "perimeter": ["commune:39043"]}
+    answer = httpx.post(f"{embedded_server}/eligibility?as_of=2018-06-01", json=form, timeout=60)
+    assert answer.status_code == 200, answer.text
+    (item,) = answer.json()["territories"]
+    assert item["code"] == "39043" and item["status"] == "not-yet"
+    assert "territories" not in httpx.post(f"{embedded_server}/eligibility?as_of=2024-06-01", json=form,
+                                           timeout=60).json()
+
+
+def epci_year(store, siren: str, year: int) -> list[dict]:
+    text = (PROJECT_ROOT / "queries" / "ptce-in-an-epci-by-year.rq").read_text(encoding="utf-8")
+    example = "(<https://w3id.org/ptce-kg/id/epci/245900410> 2020)"
+    assert example in text
+    return select(store, text.replace(example, f"(<{ID}epci/{siren}> {year})"))
+
+
+def test_which_ptce_were_in_an_epci_a_given_year(store):
+    # Lille Métropole Solidaire's perimeter is the MEL of today (200093201, 95 communes); 90 of them were in the
+    # former MEL (245900410) in the 2020 list, which no later list holds
+    def ptce(rows):
+        return {r["ptce"][len(ID):]: int(r["communes"]) for r in rows if r.get("ptce")}
+
+    assert ptce(epci_year(store, "245900410", 2020)) == {"ptce/lille-metropole-solidaire": 90}
+    assert ptce(epci_year(store, "245900410", 2021)) == {}
+    assert ptce(epci_year(store, "200093201", 2021)).get("ptce/lille-metropole-solidaire") == 95
+    # Clus'Ter Jura, perimeter Lons-le-Saunier (39300), in ECLA (200071116) every year listed
+    assert ptce(epci_year(store, "200071116", 2023)).get("ptce/cluster-jura") == 1
+    # 2016: no pinned version holds a list of that year (the query's description says so): no answer, not a guess
+    assert epci_year(store, "200071116", 2016) == [] and epci_year(store, "245900410", 2016) == []
+    members = select(store, f"""SELECT (COUNT(?m) AS ?n) {{ ?m a <{PTCE}EPCIMembership> ;
+        <{PTCE}memberCommune> <{ID}commune/39300> ; <{PTCE}ofEPCI> <{ID}epci/200071116> }}""")
+    assert members == [{"n": "1"}]  # one run of years, 2020 to today
