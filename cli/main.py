@@ -151,6 +151,8 @@ def _print_report(report: dict) -> None:
               + (f", dossier daté du {report['as_of']} / file dated {report['as_of']}" if report.get("as_of") else ""))
         if report.get("scope_note"):
             print(f"  ! {report['scope_note']['fr']}\n    {report['scope_note']['en']}")
+        for t in report.get("territories", []):  # territories not in force on the check's date
+            print(f"  ! {t['fr']}\n    {t['en']}")
         for c in candidate["criteria"]:
             print(f"  {marks[c['verdict']]} {c['title']['fr']} / {c['title']['en']}: {c['verdict']}")
             for d in c["details"]:
