@@ -381,7 +381,7 @@ def throughput(base: str, path: str, texts: list[str], clients: int, seconds: fl
         thread.join()
     elapsed = time.monotonic() - started
     return {"clients": clients, "requests_per_s": done[0] / elapsed, "errors": errors[0],
-            "p50": pct(latencies, .5), "p99": pct(latencies, .99)}
+            "p50": pct(latencies, .5) if latencies else None, "p99": pct(latencies, .99) if latencies else None}
 
 
 def ms(x: float | None) -> str:
@@ -586,6 +586,10 @@ def with_rdflib_endpoint(entry: dict, store: Path, work: Path, args, fast: set[s
     try:
         # The interactive mix only, less what it failed or timed out on: the whole mix holds queries it
         # takes longer than a run to answer, one at a time.
+        if info["timeouts"]:  # it may still be busy with a query it did not finish: start afresh
+            stop(process)
+            info["restarts"] += 1
+            process, base, _ = start_rdflib_endpoint(nquads(store, work), binary)
         answered = {r["query"] for r in entry["latency"] if r.get("rdflib_endpoint_status") == 200}
         texts = [q.text for q in comparable() if q.name in fast and q.name in answered]
         info["throughput"] = []
@@ -645,7 +649,7 @@ def main(argv=None) -> int:
             if scale == 1 and not args.no_rdflib_endpoint:
                 try:
                     with_rdflib_endpoint(entry, scaled, work, args, fast)
-                except RuntimeError as exc:  # it could not load or start: say so, keep the other measures
+                except Exception as exc:  # it could not load, start or answer: say so, keep the other measures
                     entry["rdflib_endpoint"] = {"skipped": f"rdflib-endpoint failed: {str(exc)[-300:]}"}
             elif not args.no_rdflib_endpoint:
                 entry["rdflib_endpoint"] = {"skipped": f"at {scale}× rdflib's in-memory Dataset would hold "
