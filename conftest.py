@@ -244,9 +244,24 @@ def virtuoso_server(virtuoso_store):
     stop(process)
 
 
-@pytest.fixture(scope="session", params=["embedded", "remote"])
+# The suites whose `server` tests also run on Virtuoso (issue 18, item 3). The others are not yet: on
+# Virtuoso the eligibility checks, the coverage figures (booleans bound as 0/1), two research queries and
+# the 200-subject dereference fail; those differences are to be handled in ptce_kg/remote.py first.
+VIRTUOSO_SUITES = {"test_search", "test_reliability"}
+
+
+def pytest_generate_tests(metafunc):
+    if "server" in metafunc.fixturenames:
+        engines = ["embedded", "remote"]
+        if metafunc.module.__name__.rsplit(".", 1)[-1] in VIRTUOSO_SUITES:
+            engines.append("virtuoso")
+        metafunc.parametrize("server", engines, indirect=True, scope="session")
+
+
+@pytest.fixture(scope="session")
 def server(request):
-    """The service on each back end: every test using it runs against both."""
+    """The service on each back end: every test using it runs on the embedded store and Oxigraph server,
+    and in VIRTUOSO_SUITES on Virtuoso too (skipped, saying why, without virtuoso-t)."""
     return request.getfixturevalue(f"{request.param}_server")
 
 
