@@ -403,7 +403,7 @@ def runs_of(scale: dict, server: str, mix: str) -> dict:
 
 
 def report(path: Path, results: dict) -> str:
-    scales = results["scales"]
+    scales = [s for s in results["scales"] if str(s) in results["by_scale"]]  # those measured so far
     one = results["by_scale"][str(scales[0])]
     lat = one["latency"]
     research = [r for r in lat if r["query"] != "ask-empty"]
