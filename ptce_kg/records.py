@@ -22,7 +22,7 @@ from rdflib.namespace import DCTERMS, PROV, RDF, RDFS, XSD
 from . import __version__
 from .eligibility import Report, ruleset_version
 from . import iris
-from .iris import META_GRAPH, graph_iri
+from .rdf import graph
 
 SD_NAMED_GRAPH = "http://www.w3.org/ns/sparql-service-description#NamedGraph"
 
@@ -31,7 +31,8 @@ ID = iris.ID
 CODE_VERDICT = iris.code_iri("verdict", "")
 SHAPES = iris.SHAPES
 PIPELINE = rdflib.URIRef(iris.SOFTWARE)
-GRAPH = graph_iri("eligibility-reports")
+GRAPH = graph("eligibility-reports")
+META_GRAPH = graph("meta")
 
 
 def ledger(root) -> Path:
