@@ -35,6 +35,8 @@ sys.path.insert(0, str(ROOT))
 from conftest import start_server  # noqa: E402  (the tests' way of starting `ptce-kg serve`)
 from ptce_kg import queries  # noqa: E402
 
+from bench.peers import peak_mb as server_peak_mb  # noqa: E402  (server and its query workers, VmHWM summed)
+
 TARGETS = {
     "http_overhead": 1.3,  # HTTP p50 / in-process p50 on cheap queries
     "rdflib_speedup": 20.0,  # rdflib / HTTP on join-heavy queries
@@ -58,20 +60,6 @@ def run_child(code: str, timeout: float = 900) -> dict:
     if out.returncode != 0:
         raise RuntimeError(out.stderr[-2000:])
     return json.loads(out.stdout.strip().splitlines()[-1])
-
-
-def server_peak_mb(pid: int) -> float:
-    """Peak resident memory of the server and its query workers (VmHWM summed)."""
-    total = 0.0
-    pids = [pid] + [int(p) for p in subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()]
-    for p in pids:
-        try:
-            for line in Path(f"/proc/{p}/status").read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    total += int(line.split()[1]) / 1024
-        except OSError:
-            pass
-    return total
 
 
 # -- measurements ---------------------------------------------------------------------------------
