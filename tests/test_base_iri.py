@@ -49,7 +49,10 @@ def test_the_endpoint_and_the_metadata_speak_of_its_iris(elsewhere):
     assert {BASE + "graph/territories", BASE + "graph/meta"} <= names
     assert not any(n.startswith(DEFAULT) for n in names)
     void = httpx.get(elsewhere + "/.well-known/void", headers={"Accept": "application/n-triples"}).text
-    assert f'"{BASE}id/"' in void
+    assert f'"{BASE}id/"' in void and f"<{DEFAULT}id/" not in void
+    catalog = httpx.get(elsewhere + "/catalog", headers={"Accept": "application/n-triples"}).text
+    assert f"<{BASE}id/catalog> <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> <http://www.w3.org/ns/dcat#Catalog>" in catalog
+    assert f"<{BASE}id/dataset/territories> " in catalog and f"<{DEFAULT}id/" not in catalog
 
 
 def test_its_research_queries_run_on_its_iris(elsewhere, tmp_path_factory):
