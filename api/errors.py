@@ -8,7 +8,7 @@ from fastapi.responses import JSONResponse
 from ptce_kg.errors import InputError
 
 STATUS = {InputError.MALFORMED: 400, InputError.TOO_LARGE: 413, InputError.UNSUPPORTED: 415,
-          InputError.INVALID: 422}
+          InputError.INVALID: 422, InputError.FORBIDDEN: 403}
 
 
 def status_of(reason: str) -> int:

@@ -10,6 +10,7 @@ from markupsafe import Markup, escape
 
 from ptce_kg import iris
 from ptce_kg import search as text_search
+from ptce_kg.errors import InputError
 from ptce_kg.sparql_guard import QueryRefused
 
 from .deps import Svc, service_of
@@ -44,7 +45,7 @@ def expand_sparql(request: Request, text: str) -> str:
     try:
         return text_search.expand_service(text, index_of(request))
     except text_search.SearchPatternError as exc:
-        raise QueryRefused(400, "Bloc de recherche SERVICE <https://w3id.org/ptce-kg/search> illisible.",
+        raise QueryRefused(InputError.MALFORMED, "Bloc de recherche SERVICE <https://w3id.org/ptce-kg/search> illisible.",
                            "Unreadable SERVICE <https://w3id.org/ptce-kg/search> block.", str(exc)) from exc
 
 

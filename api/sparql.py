@@ -25,6 +25,7 @@ from ptce_kg.sparql_guard import QueryRefused, cached_verdict, check_query_cache
 from ptce_kg.iris import read_query
 
 from .deps import Svc, service_of
+from .errors import status_of
 from . import answers, negotiation
 from .security import authorised
 from .updates import apply_update
@@ -136,7 +137,7 @@ async def sparql(request: Request, svc: Svc) -> Response:
         try:
             text = await run_in_threadpool(expand_sparql, request, text)
         except QueryRefused as refused:
-            return _error(refused.status, refused.fr, refused.en, refused.detail)
+            return _error(status_of(refused.reason), refused.fr, refused.en, refused.detail)
     # -- end of text search --
     client = request.client.host if request.client else "-"
     wait = svc.limits.acquire(client)
@@ -167,7 +168,7 @@ async def _query(request: Request, params: dict, text: str, accept: str | None, 
             else:
                 analysis = await run_in_threadpool(check_query_cached, text, settings.service_allowlist, **limits)
     except QueryRefused as refused:
-        return _error(refused.status, refused.fr, refused.en, refused.detail)
+        return _error(status_of(refused.reason), refused.fr, refused.en, refused.detail)
 
     if fmt:
         results_format = negotiation.override(fmt, "results")

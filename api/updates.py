@@ -21,6 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from ptce_kg.sparql_guard import QueryRefused, check_update
 
 from .deps import service_of
+from .errors import status_of
 
 
 def _confine(store_spec: str) -> None:
@@ -56,7 +57,7 @@ async def apply_update(request: Request, params: dict[str, list[str]]) -> Respon
                                 max_nesting=settings.max_nesting, max_operators=settings.max_operators)
     except QueryRefused as refused:
         body = f"{refused.en}\n{refused.fr}\n" + (f"\n{refused.detail}\n" if refused.detail else "")
-        return PlainTextResponse(body, status_code=refused.status)
+        return PlainTextResponse(body, status_code=status_of(refused.reason))
     try:
         await asyncio.get_running_loop().run_in_executor(_executor(settings.store), _apply, settings.store, text)
     except SyntaxError as exc:

@@ -39,7 +39,9 @@ class InputError(PtceKgError):
     TOO_LARGE = "too-large"  # past a size or count limit (the message names the limit and its setting)
     UNSUPPORTED = "unsupported"  # a format that is not read
     INVALID = "invalid"  # parses, but breaks the schema or names what the graph does not hold
-    REASONS = (MALFORMED, TOO_LARGE, UNSUPPORTED, INVALID)
+    FORBIDDEN = "forbidden"  # asks for what the service never does (an update on the read-only endpoint, LOAD,
+    # a SERVICE off the allow-list)
+    REASONS = (MALFORMED, TOO_LARGE, UNSUPPORTED, INVALID, FORBIDDEN)
 
     def __init__(self, message: str, reason: str = MALFORMED, where: str | None = None):
         if reason not in self.REASONS:

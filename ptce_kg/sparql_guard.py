@@ -24,6 +24,8 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from urllib.parse import urljoin
 
+from .errors import InputError
+
 # Limits (defaults; the service reads them from its settings). The parsers and evaluators recurse: past
 # these, a query is refused with 400 before a worker sees it.
 MAX_QUERY_BYTES = 256 * 1024
@@ -72,12 +74,13 @@ _CODEPOINT = re.compile(r"\\u([0-9A-Fa-f]{4})|\\U([0-9A-Fa-f]{8})")
 _LOCAL_ESCAPE = re.compile(r"\\(.)")
 
 
-class QueryRefused(ValueError):
-    """A request the guard will not pass on. `status` is the HTTP status; messages in French and English."""
+class QueryRefused(InputError, ValueError):
+    """A request the guard will not pass on: `reason` is an InputError reason (the service maps it to HTTP,
+    api/errors.py), messages in French and English, `detail` what the parser said."""
 
-    def __init__(self, status: int, fr: str, en: str, detail: str = ""):
-        self.status, self.fr, self.en, self.detail = status, fr, en, detail
-        super().__init__(en + (f" ({detail})" if detail else ""))
+    def __init__(self, reason: str, fr: str, en: str, detail: str = ""):
+        self.fr, self.en, self.detail = fr, en, detail
+        super().__init__(en + (f" ({detail})" if detail else ""), reason)
 
 
 @dataclass(frozen=True)
@@ -122,7 +125,7 @@ class _Reader:
         max_bytes, max_nesting, max_operators = limits
         size = len(text.encode("utf-8", "surrogatepass"))
         if size > max_bytes:
-            raise QueryRefused(413, f"Requête trop longue ({size} octets ; au plus {max_bytes}).",
+            raise QueryRefused(InputError.TOO_LARGE, f"Requête trop longue ({size} octets ; au plus {max_bytes}).",
                                f"Query too long ({size} bytes; at most {max_bytes}).")
         self.tokens = tokens(text)
         self.limits = (max_nesting, max_operators)
@@ -154,7 +157,7 @@ def analyse(text: str, *, max_bytes: int = MAX_QUERY_BYTES, max_nesting: int = M
             max_operators: int = MAX_OPERATORS) -> Analysis:
     """Read a query or an update (one grammar of terminals for both): what it calls, which dataset it declares, how deep it nests.
 
-    Raises QueryRefused (400/413) when the text is over a limit or cannot be read one way only."""
+    Raises QueryRefused (MALFORMED or TOO_LARGE) when the text is over a limit or cannot be read one way only."""
     reader = _Reader(text, (max_bytes, max_nesting, max_operators))
     toks = reader.tokens
     result = Analysis()
@@ -201,14 +204,14 @@ def analyse(text: str, *, max_bytes: int = MAX_QUERY_BYTES, max_nesting: int = M
         elif token.kind == "pname":
             prefix = token.text.split(":", 1)[0].upper()
             if any(keyword in prefix for keyword in _WATCHED):
-                raise QueryRefused(400, f"Lecture ambiguë : « {token.text} » (séparez les mots-clés par des espaces).",
+                raise QueryRefused(InputError.MALFORMED, f"Lecture ambiguë : « {token.text} » (séparez les mots-clés par des espaces).",
                                    f"Ambiguous token: '{token.text}' (separate keywords with spaces).")
     max_nesting, max_operators = reader.limits
     if result.depth > max_nesting:
-        raise QueryRefused(400, f"Requête trop imbriquée (plus de {max_nesting} niveaux).",
+        raise QueryRefused(InputError.MALFORMED, f"Requête trop imbriquée (plus de {max_nesting} niveaux).",
                            f"Query nested too deeply (over {max_nesting} levels).")
     if result.operators > max_operators:
-        raise QueryRefused(400, f"Requête trop complexe (plus de {max_operators} opérateurs et groupes).",
+        raise QueryRefused(InputError.MALFORMED, f"Requête trop complexe (plus de {max_operators} opérateurs et groupes).",
                            f"Query too complex (over {max_operators} operators and groups).")
     return result
 
@@ -217,7 +220,7 @@ def _watched(reader: _Reader, result: Analysis, index: int, keyword: str, before
     """A watched keyword inside a run of letters: read what follows it, or refuse."""
     toks = reader.tokens
     upper_after = after.upper()
-    ambiguous = QueryRefused(400, f"Lecture ambiguë : « {toks[index].text} » (séparez les mots-clés par des espaces).",
+    ambiguous = QueryRefused(InputError.MALFORMED, f"Lecture ambiguë : « {toks[index].text} » (séparez les mots-clés par des espaces).",
                              f"Ambiguous token: '{toks[index].text}' (separate keywords with spaces).")
     if keyword == "SERVICE":
         if upper_after not in ("", "SILENT"):
@@ -255,7 +258,7 @@ def check_query(text: str, allowlist: tuple[str, ...] = (), **limits) -> Analysi
     a SERVICE endpoint not on the allow-list."""
     analysis = analyse(text, **limits)
     if analysis.is_update:
-        raise QueryRefused(403, "Le point d'accès est en lecture seule : les mises à jour (INSERT, DELETE, LOAD, "
+        raise QueryRefused(InputError.FORBIDDEN, "Le point d'accès est en lecture seule : les mises à jour (INSERT, DELETE, LOAD, "
                                 "CLEAR, DROP…) sont refusées dans une requête.",
                            "The endpoint is read-only: updates (INSERT, DELETE, LOAD, CLEAR, DROP…) are refused "
                            "as queries.")
@@ -312,7 +315,7 @@ def cached_verdict(text: str, allowlist: tuple[str, ...] = (), **limits) -> Anal
 
 def _again(refused: QueryRefused) -> QueryRefused:
     """A fresh exception with the same answer (re-raising one object would grow its traceback each time)."""
-    return QueryRefused(refused.status, refused.fr, refused.en, refused.detail)
+    return QueryRefused(refused.reason, refused.fr, refused.en, refused.detail)
 
 
 def check_query_cached(text: str, allowlist: tuple[str, ...] = (), **limits) -> Analysis:
@@ -335,7 +338,7 @@ def check_update(text: str, allowlist: tuple[str, ...] = (), **limits) -> Analys
     """Everything the endpoint refuses in an authorised update: LOAD always, SERVICE off the allow-list."""
     analysis = analyse(text, **limits)
     if analysis.has_load:
-        raise QueryRefused(403, "LOAD est désactivé : le service ne charge jamais de fichier ni d'URL.",
+        raise QueryRefused(InputError.FORBIDDEN, "LOAD est désactivé : le service ne charge jamais de fichier ni d'URL.",
                            "LOAD is disabled: the service never fetches files or URLs.")
     _check_services(analysis, allowlist)
     return analysis
@@ -344,6 +347,6 @@ def check_update(text: str, allowlist: tuple[str, ...] = (), **limits) -> Analys
 def _check_services(analysis: Analysis, allowlist: tuple[str, ...]) -> None:
     refused = refused_services(analysis, allowlist)
     if refused:
-        raise QueryRefused(403, "SERVICE refusé : ce point d'accès distant n'est pas dans la liste d'autorisation.",
+        raise QueryRefused(InputError.FORBIDDEN, "SERVICE refusé : ce point d'accès distant n'est pas dans la liste d'autorisation.",
                            "SERVICE refused: that remote endpoint is not on the allow-list.",
                            "Endpoints: " + ", ".join(refused))
