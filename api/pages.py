@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request
@@ -14,9 +13,9 @@ from ptce_kg.eligibility import with_values
 from ptce_kg.iris import read_query
 
 from .deps import Svc
+from .turtle import RDF_DIR
 
 router = APIRouter(tags=["pages"])
-RDF_DIR = Path(__file__).resolve().parent / "rdf"
 
 # (title fr, title en, query of queries/, label variable(s), value variable)
 CHARTS = [

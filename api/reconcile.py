@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
@@ -28,10 +27,10 @@ from ptce_kg.eligibility import with_values
 from ptce_kg.iris import read_query
 
 from .deps import service_of
+from .turtle import RDF_DIR
 from .search import index_of, local
 
 router = APIRouter(tags=["reconciliation"])
-RDF_DIR = Path(__file__).resolve().parent / "rdf"
 DEF = iris.DEF
 ID_SPACE = iris.ID
 MAX_QUERIES = 500  # queries in one batch (OpenRefine sends 10 by default)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import io
 import time
-from pathlib import Path
 from urllib.parse import parse_qsl
 
 import pyoxigraph
@@ -25,12 +24,12 @@ from ptce_kg.sparql_guard import QueryRefused, cached_verdict, check_query_cache
 from ptce_kg.iris import read_query
 
 from .deps import Svc, service_of
+from .turtle import RDF_DIR
 from .errors import status_of
 from . import answers, negotiation
 from .security import authorised
 from .updates import apply_update
 
-RDF_DIR = Path(__file__).resolve().parent / "rdf"
 INLINE_GUARD_CHARS = 8192  # the guard reads ~10 KB per millisecond: longer texts go to a thread
 router = APIRouter()
 

@@ -24,7 +24,7 @@ import jinja2
 import rdflib
 from rdflib.namespace import XSD
 
-RDF_DIR = Path(__file__).resolve().parent / "rdf"
+RDF_DIR = Path(__file__).resolve().parent / "rdf"  # what api publishes: Turtle templates and .rq queries
 LANGUAGES = ("fr", "en")
 
 

@@ -50,6 +50,17 @@ def test_every_query_file_has_bilingual_header():
         assert {"title", "title-en", "description", "description-en"} <= set(q.meta), q.name
 
 
+def test_every_sparql_file_of_the_project_has_bilingual_header():
+    """Not only the research queries: the pages', the catalogue's, the shapes' context and the build checks."""
+    root = Path(__file__).resolve().parents[1]
+    files = [p for folder in ("api/rdf", "shapes", "ptce_kg/checks", "ptce_kg/consistency") for p in (root / folder).glob("*.rq")]
+    assert len(files) >= 25
+    for path in files:
+        meta = queries.parse_header(path.read_text(encoding="utf-8"))
+        assert {"title", "title-en", "description", "description-en"} <= set(meta), path
+        assert all(meta[k].strip() for k in ("title", "title-en", "description", "description-en")), path
+
+
 def test_territory_counts(server):
     got = {r["level"].rsplit("#", 1)[1]: int(r["count"]) for r in run(server, "territory-counts")}
     assert (got["Region"], got["Departement"], got["EPCI"], got["Commune"]) == (18, 101, 1255, 34875)
