@@ -6,7 +6,6 @@ installed (`make virtuoso` installs it when run as root).
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,19 +23,6 @@ class Engine:
     cache: Path
     server: str = ""
     env: dict = field(default_factory=dict)  # how ptce-kg reaches the engine's update and Graph Store endpoints
-
-
-def _with_env(env: dict, action):
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        return action()
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 @pytest.fixture(scope="session", params=["oxigraph", "virtuoso"])
@@ -149,19 +135,11 @@ def test_remote_reads_only_published_graphs(engine, monkeypatch):
     assert not any("staging" in g[0][1] for g in graphs)
 
 
-def test_rebuild_uploads_only_what_changed_and_switches(engine):
-    from cli import build  # every declared source (the composition root)
-
-    messages: list[str] = []
-    _with_env(engine.env, lambda: build(engine.spec, progress=messages.append))
-    assert any("territories unchanged, kept" in m for m in messages)
-    assert any("switched" in m for m in messages)
-
-
 @pytest.mark.parametrize("kind", ["oxigraph", "virtuoso"])
-def test_a_first_build_uploads_every_graph_to_a_new_server(kind, tmp_path, monkeypatch):
+def test_a_first_build_uploads_every_graph_and_a_rebuild_only_what_changed(kind, tmp_path, monkeypatch):
     """On a server that holds nothing, a build's own upload (Graph Store PUTs, then the switch) publishes
-    every graph (the shared engines are bulk-loaded from the session's dump instead)."""
+    every graph (the shared engines are bulk-loaded from the session's dump instead); built again, only the
+    metadata graph changes: it goes through staging and the one-request switch, the others are kept."""
     from conftest import TERRITORY_FIXTURES, _virtuoso, free_port, select, start_oxigraph, stop, virtuoso_env
     from ingest.territories import TerritoriesSource
     from ptce_kg.build import build
@@ -192,5 +170,20 @@ def test_a_first_build_uploads_every_graph_to_a_new_server(kind, tmp_path, monke
         assert any(m.endswith("uploaded https://w3id.org/ptce-kg/graph/territories") for m in messages)
         assert select(store, "SELECT (COUNT(*) AS ?n) { ?c a <https://w3id.org/ptce-kg/def#Commune> }",
                       ) == [{"n": "7"}]
+        first = root.current_name()
+
+        again: list[str] = []
+        build(spec, sources=[TerritoriesSource(TERRITORY_FIXTURES)], progress=again.append, with_dumps=False)
+        assert any(m.endswith("graph/territories unchanged, kept") for m in again)
+        assert any(m.endswith("graph/ontology unchanged, kept") for m in again)
+        assert not any("uploaded https://w3id.org/ptce-kg/graph/territories" in m for m in again)
+        assert any(m.endswith("uploaded https://w3id.org/ptce-kg/graph/meta to staging") for m in again)
+        assert any("switched 1 graph(s)" in m for m in again)
+        root = RemoteRoot(spec, cache)
+        assert root.current_name() not in (None, first)
+        store = root.open_read()
+        assert select(store, "SELECT (COUNT(*) AS ?n) { ?c a <https://w3id.org/ptce-kg/def#Commune> }",
+                      ) == [{"n": "7"}]
+        assert not any("staging" in g for g in store.published_graphs())
     finally:
         halt(process)
