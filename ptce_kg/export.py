@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -66,20 +67,23 @@ def export(store: pyoxigraph.Store, folder: str | os.PathLike, progress=lambda m
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     files: list[DumpFile] = []
-    graphs = _graphs(store)
-    for graph in [ALL, *graphs]:
-        if graph == ALL:
-            quads = list(store.quads_for_pattern(None, None, None, None))
-            stem = ALL
-        else:
-            quads = list(store.quads_for_pattern(None, None, None, NamedNode(graph)))
-            stem = graph[len(GRAPH):] if graph.startswith(GRAPH) else hashlib.sha1(graph.encode()).hexdigest()[:12]
+    every = list(store.quads_for_pattern(None, None, None, None))  # read once: the store's read is the slow part
+    of_graph: dict[str, list] = {graph: [] for graph in _graphs(store)}
+    for quad in every:
+        if isinstance(quad.graph_name, NamedNode):
+            of_graph[quad.graph_name.value].append(quad)
+    for graph, quads in [(ALL, every), *of_graph.items()]:
+        stem = ALL if graph == ALL else (
+            graph[len(GRAPH):] if graph.startswith(GRAPH) else hashlib.sha1(graph.encode()).hexdigest()[:12])
         # Triple formats merge the graphs: a triple present in two graphs is written once.
         triples = list(dict.fromkeys(q.triple for q in quads))
-        for key, (fmt, media, suffix, keep) in FORMATS.items():
-            name = f"{stem}.{suffix}.gz"
-            items = quads if keep else triples
-            _write(tmp / name, items, fmt)
+        jobs = [(f"{stem}.{suffix}.gz", key, fmt, media, quads if keep else triples)
+                for key, (fmt, media, suffix, keep) in FORMATS.items()]
+        # the four formats at once: pyoxigraph and zlib leave the interpreter lock while they work
+        with ThreadPoolExecutor(max_workers=min(len(jobs), os.cpu_count() or 1)) as pool:
+            for done in [pool.submit(_write, tmp / name, items, fmt) for name, key, fmt, media, items in jobs]:
+                done.result()  # a failed write fails the export
+        for name, key, fmt, media, items in jobs:
             files.append(DumpFile(name, graph, key, media, len(items), (tmp / name).stat().st_size, _digest(tmp / name)))
         progress(f"[export] {stem}: {len(quads):,} triples")
     tables = _tables(store, tmp)  # the French-schema CSV exports (ptce_kg/exports), beside the dumps
