@@ -137,6 +137,10 @@ def test_golden_rows(store, folder):
     assert aap["date_ouverture"] == "2013-07-15T00:00:00Z" and aap["date_cloture"] == ""
     assert aap["programmes_parents"] == "Appels à projets interministériels PTCE de 2013 et 2015"
     assert aap["eligibilite"].startswith("• Regroupement ESS et entreprises : ")
+    wave = rows[BASE + "id/programme/ami-2021-phase-2"]  # its funder is a result statement (seed 004)
+    assert json.loads(wave["porteurs"]) == [{"nom": "État", "roles": ["financeur"]}]
+    assert wave["programmes_parents"] == "AMI « PTCE émergents » – phase 2 (toutes vagues)"
+    assert wave["eligibilite_geographique"] == "PAYS-99100" and wave["date_ouverture"] == "2021-07-19T00:00:00Z"
     # rows before leaving out: the Oise's scheme has its département, the awards their known values
     every = {r["url_source"]: r for r in exports.dispositifs(store)}
     assert every[BASE + "id/programme/oise-soutien-ptce"]["eligibilite_geographique"] == "DEP-60"

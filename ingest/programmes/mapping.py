@@ -4,7 +4,9 @@ programmes.csv: one row per call, phase, wave or regional/departmental scheme, e
 document and its passage, or for a web page the fact in our words (`note`) and the date read (`retrieved`).
 IRIs: id/programme/{id}.
 statements.csv: the programmes' figures (applications, admissible, invited, laureates, budget, amount per
-laureate, and the year where sources disagree), one row per value a document gives, with precision, status,
+laureate, and the year where sources disagree) and funders stated with their own reference (`funder`: an
+organisation id or a territory `kind:code`; direct `ptce:funder` only for a result, never for an announcement),
+one row per value a document gives, with precision, status,
 rank and reference (see ingest/statements.py). IRIs: id/statement/programme/{id}/{property}/{n}.
 """
 
@@ -107,9 +109,13 @@ class ProgrammesSource(Source):
                     raise row.error("criteria", f"unknown criteria set '{criterion}' (one of {sorted(CRITERIA)})")
                 sink.add(node, PTCE.hasCriterion, NamedNode(CRITERION_BASE + criterion))
             cite(sink, node, row, key, documents, kinds)
-        stated = load_statements(sink, self.statements, "programme", PROPERTIES, ids, documents)
+        # a funder stated with its own reference (statements.csv) rather than in the table's `funders` column
+        funder = Prop(PTCE.funder, "item", "financeur",
+                      resolve=lambda row, value: resolve_ref(row, "value", value, ctx.territories, organisations))
+        stated = load_statements(sink, self.statements, "programme", PROPERTIES | {"funder": funder}, ids, documents)
         by_id = {row.get("id"): row for row in rows}
         for s in stated:
-            if s.key == "year" and by_id[s.subject].get("year"):
-                raise s.row.error("property", f"the year of '{s.subject}' is given both in programmes.csv "
-                                              f"(line {by_id[s.subject].line}) and here: keep one")
+            for key, column in (("year", "year"), ("funder", "funders")):
+                if s.key == key and by_id[s.subject].get(column):
+                    raise s.row.error("property", f"the {key} of '{s.subject}' is given both in programmes.csv "
+                                                  f"(line {by_id[s.subject].line}) and here: keep one")

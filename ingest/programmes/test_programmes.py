@@ -231,3 +231,29 @@ def test_a_web_page_programme_row_keeps_its_note_and_date_read(real_ctx):
             <{PTCE}retrieved> ?read
             FILTER NOT EXISTS {{ <https://w3id.org/ptce-kg/id/citation/programmes/ami-2025> <{PTCE}passage> ?p }} }}""")
     assert len(rows) == 1 and rows[0]["read"] == "2026-12-01" and "Coorace" in rows[0]["note"]
+
+
+def test_a_funder_stated_with_its_reference_is_direct_only_as_a_result(real_ctx):
+    """Seed 004 announces State funding for phase 2 (2021, future tense) and lists the minister's communiqué of
+    25 November 2021 on the financial support of 15 PTCE: the announcement stays a statement, the result is
+    also the wave's direct ptce:funder."""
+    store = load(ctx=real_ctx)
+    etat = "https://w3id.org/ptce-kg/id/organisation/etat"
+    rows = select(store, f"""PREFIX rdf: <http://www.w3.org/1999/02/22-rdf-syntax-ns#>
+        SELECT ?subject ?status ?passage {{
+          ?s <{PTCE}statementProperty> <{PTCE}funder> ; <{PTCE}statementSubject> ?subject ; rdf:value <{etat}> ;
+             <{PTCE}statementStatus> ?status ; <http://www.w3.org/ns/prov#wasDerivedFrom>/<{PTCE}passage> ?passage }}
+        ORDER BY ?subject""")
+    assert [(r["subject"], r["status"].rsplit("/", 1)[-1]) for r in rows] == [
+        (f"{P}ami-2021-phase-2", "result"), (f"{P}ami-phase-2", "announced")]
+    assert "financement de l’État de 100 000€ pour 2 ans" in rows[1]["passage"]
+    assert select(store, f"SELECT ?f {{ <{P}ami-2021-phase-2> <{PTCE}funder> ?f }}") == [{"f": etat}]
+    assert select(store, f"SELECT ?f {{ <{P}ami-phase-2> <{PTCE}funder> ?f }}") == []
+
+
+def test_a_funder_in_the_table_and_in_a_statement_is_refused(tmp_path, real_ctx):
+    table, _ = _edit(tmp_path, "ami-2021-phase-2", "funders", "etat")
+    sink = TripleSink(graph("programmes"))
+    with pytest.raises(IngestError) as error:
+        ProgrammesSource(table).load(sink, real_ctx)
+    assert error.value.field == "property" and "funder of 'ami-2021-phase-2' is given both" in str(error.value)
