@@ -64,6 +64,26 @@ class RuleSetVersion(BaseModel):
     in_force_until: str | None  # None: in force as far as is known
 
 
+class TerritoryRef(BaseModel):
+    iri: str
+    code: str | None = None
+    label: str
+
+
+class TerritoryOnDate(BaseModel):
+    """A perimeter or location code not simply in force on the check's date (ptce_kg/territory_dates.py)."""
+    territory: str  # the IRI the candidate's code names
+    code: str | None = None
+    label: str
+    as_of: str  # the check's date (YYYY-MM-DD)
+    status: Literal["ended", "not-yet", "not-known"]
+    when: dict[str, str]  # INSEE's date, or the COG / EPCI-list years that bound the change
+    in_force_on_date: list[TerritoryRef] | None = None  # what stood in its place on that date
+    current: list[TerritoryRef] | None = None  # for an ended commune: today's commune
+    fr: str
+    en: str
+
+
 class EligibilityReport(BaseModel):
     verdict: Literal["eligible", "not-eligible", "incomplete"]
     ruleset: str
@@ -75,6 +95,7 @@ class EligibilityReport(BaseModel):
     checked_at: str
     candidates: list[CandidateResult]
     records: list[str] | None = None  # with ?record=true: the IRIs of the reports kept in the graph
+    territories: list[TerritoryOnDate] | None = None  # codes ended, not yet in force or not known on as_of
 
 
 class ErrorBody(BaseModel):

@@ -175,6 +175,14 @@ def test_the_check_report_of_the_command_line_and_the_api_carry_the_territories_
     assert item["code"] == "39043" and item["status"] == "not-yet"
     assert "territories" not in httpx.post(f"{embedded_server}/eligibility?as_of=2024-06-01", json=form,
                                            timeout=60).json()
+    page = httpx.post(f"{embedded_server}/eligibility?as_of=2018-06-01", json=form, timeout=60,
+                      headers={"Accept": "text/html"})
+    assert page.status_code == 200 and "Territoires à la date du dossier" in page.text
+    assert 'class="territory-not-yet"' in page.text
+    assert "pas encore sous cette forme le 2018-06-01" in page.text
+    schema = httpx.get(f"{embedded_server}/openapi.json", timeout=30).json()["components"]["schemas"]
+    assert "territories" in schema["EligibilityReport"]["properties"]
+    assert set(schema["TerritoryOnDate"]["properties"]["status"]["enum"]) == {"ended", "not-yet", "not-known"}
 
 
 def epci_year(store, siren: str, year: int) -> list[dict]:
