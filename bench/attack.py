@@ -56,6 +56,22 @@ def _status_of(data: bytes) -> str:
 
 # -- slow queries at the per-client limit ------------------------------------------------------------
 
+def _connect(source: str, host: str, port: int, head: bytes, timeout_s: float, outcomes: Counter):
+    """A socket from `source` that has sent `head`, non-blocking; None (counted in outcomes) when it failed."""
+    sock = socket.socket()
+    try:
+        sock.bind((source, 0))
+        sock.settimeout(timeout_s)
+        sock.connect((host, port))
+        sock.sendall(head)
+    except OSError as exc:
+        outcomes[f"connect failed ({type(exc).__name__})"] += 1
+        sock.close()
+        return None
+    sock.setblocking(False)
+    return sock
+
+
 def slow_queries(base: str, source: str, start_at: float, seconds: float, slots: int, grace_s: float,
                  max_per_slot: int = 200) -> dict:
     """`slots` loops posting SLOW_QUERY from `source`; new requests start only within the window, those in
@@ -152,17 +168,9 @@ def half_open(base: str, source: str, start_at: float, seconds: float, hold: int
         while len(opened) < hold and allowance >= 1 and connects < max_connects:
             allowance -= 1
             connects += 1
-            sock = socket.socket()
-            try:
-                sock.bind((source, 0))
-                sock.settimeout(2)
-                sock.connect((host, port))
-                sock.sendall(PARTIAL_HEAD)
-            except OSError as exc:
-                outcomes[f"connect failed ({type(exc).__name__})"] += 1
-                sock.close()
+            sock = _connect(source, host, port, PARTIAL_HEAD, 2, outcomes)
+            if sock is None:
                 continue
-            sock.setblocking(False)
             opened[sock] = time.monotonic()
             received[sock] = b""
             selector.register(sock, selectors.EVENT_READ)
@@ -212,17 +220,9 @@ def chunked_bodies(base: str, source: str, start_at: float, seconds: float, body
     while time.time() < end and requests < max_requests:
         requests += 1
         started = time.monotonic()
-        sock = socket.socket()
-        try:
-            sock.bind((source, 0))
-            sock.settimeout(5)
-            sock.connect((host, port))
-            sock.sendall(head)
-        except OSError as exc:
-            outcomes[f"connect failed ({type(exc).__name__})"] += 1
-            sock.close()
+        sock = _connect(source, host, port, head, 5, outcomes)
+        if sock is None:
             continue
-        sock.setblocking(False)
         body_sent = 0  # body bytes handed to the sending loop
         wire_sent = 0  # bytes the kernel took (chunk framing included)
         pending = memoryview(b"")
