@@ -49,6 +49,7 @@ void:objectsTarget <target> ; void:linkPredicate … ; void:triples n`, n being 
 from __future__ import annotations
 
 import csv
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,6 +57,7 @@ from pyoxigraph import NamedNode
 
 from ingest.base import BuildContext, Provenance, Source
 from ingest.naf.mapping import NafSource, level_of
+from ingest.table import Table
 from ptce_kg import iris
 from ptce_kg.errors import IngestError
 from ptce_kg.rdf import DCT, RDFS, SKOS, A, TripleSink, code, en, fr, graph, iri, string, typed
@@ -81,34 +83,29 @@ class Linkset:
     title_en: str
 
 
-LINKSETS = (
-    Linkset("naf-nace2-exact", SKOS.exactMatch, NACE + "nace2", NACE, r"http://data\.europa\.eu/ux2/nace2/\d{2,4}",
-            "NAF rév. 2 (divisions, groupes, classes) → NACE Rév. 2 (Vocabulaires de l'UE)",
-            "NAF rev. 2 (divisions, groups, classes) → NACE Rev. 2 (EU Vocabularies)"),
-    Linkset("naf-nace2-broad", SKOS.broadMatch, NACE + "nace2", NACE, r"http://data\.europa\.eu/ux2/nace2/\d{4}",
-            "Sous-classes NAF rév. 2 → leur classe NACE Rév. 2 (Vocabulaires de l'UE)",
-            "NAF rev. 2 sub-classes → their NACE Rev. 2 class (EU Vocabularies)"),
-    Linkset("territories-eu-country", SKOS.closeMatch, EU_COUNTRY.rstrip("/"), EU_COUNTRY,
-            r"http://publications\.europa\.eu/resource/authority/country/[A-Z][A-Z0-9]{2}",
-            "Outre-mer → table d'autorité « Pays et territoires » de l'Office des publications de l'UE",
-            "Overseas territories → the EU Publications Office's « Countries and territories » authority table"),
-    Linkset("essglobal-legal-form-close", SKOS.closeMatch, ESS_LEGAL_FORM.rstrip("/"), ESS_LEGAL_FORM,
-            r"http://purl\.org/essglobal/standard/legal-form/L[1-5]",
-            "Formes juridiques → forme juridique équivalente d'ESSGLOBAL (RIPESS)",
-            "Legal forms → the same legal form in ESSGLOBAL (RIPESS)"),
-    Linkset("essglobal-legal-form-broad", SKOS.broadMatch, ESS_LEGAL_FORM.rstrip("/"), ESS_LEGAL_FORM,
-            r"http://purl\.org/essglobal/standard/legal-form/L[1-5]",
-            "Formes juridiques et statuts de l'ESS → forme juridique plus large d'ESSGLOBAL (RIPESS)",
-            "Legal forms and ESS statuses → a broader legal form of ESSGLOBAL (RIPESS)"),
-    Linkset("essglobal-structure-close", SKOS.closeMatch, ESS_STRUCTURE.rstrip("/"), ESS_STRUCTURE,
-            r"http://purl\.org/essglobal/standard/organisational-structure/OS\d{2,3}",
-            "Formes juridiques → structure d'organisation équivalente d'ESSGLOBAL (RIPESS)",
-            "Legal forms → the same organisational structure in ESSGLOBAL (RIPESS)"),
-    Linkset("essglobal-structure-broad", SKOS.broadMatch, ESS_STRUCTURE.rstrip("/"), ESS_STRUCTURE,
-            r"http://purl\.org/essglobal/standard/organisational-structure/OS\d{2,3}",
-            "Formes juridiques et statuts de l'ESS → structure d'organisation plus large d'ESSGLOBAL (RIPESS)",
-            "Legal forms and ESS statuses → a broader organisational structure of ESSGLOBAL (RIPESS)"),
-)
+PREDICATES = {"skos:exactMatch": SKOS.exactMatch, "skos:closeMatch": SKOS.closeMatch,
+              "skos:broadMatch": SKOS.broadMatch}
+LINKSET_COLUMNS = ["name", "predicate", "target", "uri_space", "pattern", "title_fr", "title_en"]
+
+
+def load_linksets(path: Path = HERE / "linksets.csv") -> tuple[Linkset, ...]:
+    """The linksets this source writes, declared in linksets.csv (one row each; errors name the line and field)."""
+    out = []
+    for row in Table("links", path, LINKSET_COLUMNS).rows():
+        predicate = row.choice("predicate", set(PREDICATES)) or row.required("predicate")
+        uri_space, pattern = row.required("uri_space"), row.required("pattern")
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise row.error("pattern", f"not a regular expression ({exc})") from None
+        if not pattern.startswith(uri_space.replace(".", "\\.")):  # every target lies in the URI space
+            raise row.error("pattern", f"does not start with the URI space {uri_space} (dots escaped)")
+        out.append(Linkset(row.required("name"), PREDICATES[predicate], row.required("target"), uri_space, pattern,
+                           row.required("title_fr"), row.required("title_en")))
+    return tuple(out)
+
+
+LINKSETS = load_linksets()
 
 
 def essglobal_linkset(match: str, target: str) -> str:

@@ -40,3 +40,17 @@ def test_each_row_goes_to_the_linkset_of_its_match_and_target_scheme():
     assert essglobal_linkset("broadMatch", "http://purl.org/essglobal/standard/organisational-structure/OS30") == "essglobal-structure-broad"
     for _, row in LinksSource(settings().naf_dir)._essglobal_rows():
         assert essglobal_linkset(row["match"], row["target"]) in names
+
+
+def test_a_linkset_row_out_of_its_uri_space_names_its_line_and_field(tmp_path):
+    from ingest.links.mapping import load_linksets
+    from ptce_kg.errors import IngestError
+
+    lines = (HERE / "linksets.csv").read_text(encoding="utf-8").splitlines()
+    lines[2] = lines[2].replace(r"http://data\.europa\.eu/ux2/nace2/\d{4}", r"http://example\.org/\d{4}")
+    bad = tmp_path / "linksets.csv"
+    bad.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(IngestError) as error:
+        load_linksets(bad)
+    assert (error.value.line, error.value.field) == (3, "pattern") and "URI space" in str(error.value)
+    assert [ls.name for ls in load_linksets()][:2] == ["naf-nace2-exact", "naf-nace2-broad"]
