@@ -142,6 +142,11 @@ def _path(parts) -> str:
     return "/".join(str(p) for p in parts) or "(form)"
 
 
+def _too_deep(lim: Limits, where: str) -> CandidateError:
+    return _too_large(f"nested deeper than {lim.depth} levels", f"imbrication de plus de {lim.depth} niveaux",
+                      lim.depth, "PTCE_KG_CANDIDATE_MAX_DEPTH", where)
+
+
 def _check_plain(form, lim: Limits) -> None:
     """Refuse what the schema cannot judge quickly or safely: other types than JSON's, keys that are not
     strings, huge numbers, long strings, control characters, long lists, deep nesting. Iterative."""
@@ -153,8 +158,7 @@ def _check_plain(form, lim: Limits) -> None:
         if isinstance(value, (dict, list)):
             depth += 1
             if depth > lim.depth:
-                raise _too_large(f"nested deeper than {lim.depth} levels", f"imbrication de plus de {lim.depth} niveaux",
-                                 lim.depth, "PTCE_KG_CANDIDATE_MAX_DEPTH", _path(parts))
+                raise _too_deep(lim, _path(parts))
             cap, setting, en, fr = caps.get(parts, (lim.items, "PTCE_KG_CANDIDATE_MAX_MEMBERS/PERIMETER",
                                                     "entries", "entrées"))
             if len(value) > cap:
@@ -530,8 +534,7 @@ def _depth(value, lim: Limits) -> None:
         if isinstance(item, (dict, list)):
             depth += 1
             if depth > lim.depth:
-                raise _too_large(f"nested deeper than {lim.depth} levels", f"imbrication de plus de {lim.depth} niveaux",
-                                 lim.depth, "PTCE_KG_CANDIDATE_MAX_DEPTH", _short(path, 80))
+                raise _too_deep(lim, _short(path, 80))
             children = item.items() if isinstance(item, dict) else enumerate(item)
             pending.extend((child, depth, f"{path}.{key}" if isinstance(item, dict) else f"{path}[{key}]")
                            for key, child in children)
