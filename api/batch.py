@@ -182,7 +182,7 @@ async def check_batch(request: Request, svc: Svc, rules: RuleSet = "article-9",
         items = await asyncio.to_thread(batch.read, name, content, members, members_name)
     except batch.BatchError as exc:
         return _error(status_of(exc.reason), str(exc), exc.where)
-    limit = batch.max_candidates()
+    limit = service_of(request).settings.batch_max_candidates
     if len(items) > limit:
         return _error(413, f"more than {limit} candidates in one batch (PTCE_KG_BATCH_MAX_CANDIDATES) / plus de "
                            f"{limit} candidats dans un lot", name)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 
 import rdflib
 from fastapi import APIRouter, Request
@@ -37,7 +36,6 @@ PTCE = rdflib.Namespace(iris.DEF)
 IANA = "https://www.iana.org/assignments/media-types/"
 LICENCE = rdflib.URIRef("https://www.etalab.gouv.fr/licence-ouverte-open-licence")
 KIND = {"create": AS.Create, "update": AS.Update, "delete": AS.Delete}
-PAGE_SIZE = 100  # members a page (PTCE_KG_CHANGES_PAGE_SIZE)
 OPEN_CACHE = "public, max-age=60"  # the root and the newest page change with the next build
 CLOSED_CACHE = "public, max-age=31536000, immutable"
 OFFERS = {"text/turtle": "turtle", "application/ld+json": "json-ld", "application/n-triples": "nt",
@@ -47,16 +45,14 @@ CONTEXT = {"ldes": str(LDES), "tree": str(TREE), "as": str(AS), "prov": str(PROV
            "dct": str(DCTERMS), "void": str(VOID), "spdx": str(SPDX), "ptce": str(PTCE), "xsd": str(XSD)}
 
 
-def _page_size() -> int:
-    return max(1, int(os.environ.get("PTCE_KG_CHANGES_PAGE_SIZE") or PAGE_SIZE))
 
 
 def _log(request: Request) -> list[Member]:
     return changes.read_log(changes.folder(service_of(request).live.root))
 
 
-def _pages(log: list[Member]) -> list[list[Member]]:
-    size = _page_size()
+def _pages(request: Request, log: list[Member]) -> list[list[Member]]:
+    size = service_of(request).settings.changes_page_size  # PTCE_KG_CHANGES_PAGE_SIZE
     return [log[i:i + size] for i in range(0, len(log), size)]
 
 
@@ -193,7 +189,7 @@ def root(request: Request) -> Response:
     view = rdflib.URIRef(base + "changes")
     g = _graph()
     _describe_stream(g, stream, view)
-    pages = _pages(_log(request))
+    pages = _pages(request, _log(request))
     for n, members in enumerate(pages, start=1):
         page = rdflib.URIRef(f"{base}changes/{n}")
         _relation(g, view, TREE.GreaterThanOrEqualToRelation, page, members[0].time)
@@ -205,7 +201,7 @@ def root(request: Request) -> Response:
 @router.api_route("/changes/{number}", methods=["GET", "HEAD"], summary="Une page du flux / one page of the feed")
 def page(request: Request, number: int) -> Response:
     base, stream = _urls(request)
-    pages = _pages(_log(request))
+    pages = _pages(request, _log(request))
     if not 1 <= number <= len(pages):
         return PlainTextResponse("No such page / page inconnue\n", status_code=404)
     node = rdflib.URIRef(f"{base}changes/{number}")

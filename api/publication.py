@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from email.utils import formatdate, parsedate_to_datetime
 from pathlib import Path
 
@@ -40,7 +39,6 @@ EU_LICENCE = {
 CATALOG_LICENCE = EU_LICENCE[LICENCE]
 OFFERS = {"text/turtle": "turtle", "application/ld+json": "json-ld", "application/rdf+xml": "xml",
           "application/n-triples": "nt", "application/json": "json-ld", "application/xml": "xml", "text/plain": "nt"}
-PAGE_SIZE = 50
 
 
 def _dumps_dir(request: Request) -> Path | None:
@@ -125,13 +123,13 @@ def _thousands(n: int) -> tuple[str, str]:
 
 def catalog_graph(request: Request, page: int = 1) -> rdflib.Graph:
     """One page of the catalogue, from the template api/rdf/catalog.ttl.j2: the main dataset on the first
-    page, the per-source datasets PAGE_SIZE a page (PTCE_KG_CATALOG_PAGE_SIZE), so that a harvester following
-    Hydra's links reads each dataset once."""
+    page, the per-source datasets PTCE_KG_CATALOG_PAGE_SIZE a page (default 50), so that a harvester
+    following Hydra's links reads each dataset once."""
     base = service_of(request).settings.public_url  # PTCE_KG_PUBLIC_URL, never the Host header
     _, files = _manifest(request)
     graphs = _meta_graphs(request)
     modified = next((row["modified"].value for row in graphs if row.get("modified") is not None), None)
-    size = max(1, int(os.environ.get("PTCE_KG_CATALOG_PAGE_SIZE") or PAGE_SIZE))
+    size = service_of(request).settings.catalog_page_size
     start = (page - 1) * size
     value = lambda row, name: row[name].value if row.get(name) is not None else None  # noqa: E731
     datasets = []

@@ -25,7 +25,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import re
 from dataclasses import dataclass, field
 
@@ -40,11 +39,6 @@ ERROR = "error"
 _TRUE = {"true", "oui", "yes", "vrai", "1", "o", "y"}
 _FALSE = {"false", "non", "no", "faux", "0", "n"}
 _LIST_SEPARATORS = re.compile(r"[\s;,]+")
-
-
-def max_candidates() -> int:
-    """Candidates per batch over HTTP (PTCE_KG_BATCH_MAX_CANDIDATES, default 1000); the CLI has no limit."""
-    return int(os.environ.get("PTCE_KG_BATCH_MAX_CANDIDATES", "1000"))
 
 
 class BatchError(InputError):

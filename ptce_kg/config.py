@@ -104,6 +104,11 @@ class Settings:
     trusted_proxies: tuple[str, ...] = field(
         default_factory=lambda: tuple(s for s in os.environ.get("PTCE_KG_TRUSTED_PROXIES", "").split() if s)
     )
+    # Paging: source datasets per /catalog page, change sets per /changes page; candidates per HTTP batch.
+    catalog_page_size: int = field(default_factory=lambda: max(1, int(os.environ.get("PTCE_KG_CATALOG_PAGE_SIZE") or 50)))
+    changes_page_size: int = field(default_factory=lambda: max(1, int(os.environ.get("PTCE_KG_CHANGES_PAGE_SIZE") or 100)))
+    batch_max_candidates: int = field(
+        default_factory=lambda: int(os.environ.get("PTCE_KG_BATCH_MAX_CANDIDATES") or 1000))
     # Ends with "/"; `ptce-kg serve` defaults it to http://HOST:PORT/ of the address it binds.
     public_url: str = field(
         default_factory=lambda: (os.environ.get("PTCE_KG_PUBLIC_URL") or "http://127.0.0.1:8000/").rstrip("/") + "/"
