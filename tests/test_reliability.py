@@ -83,8 +83,12 @@ def test_per_client_time_budget_gets_429(built_store):
     process, base = start_server(built_store, PTCE_KG_QUERY_TIMEOUT=2, PTCE_KG_CLIENT_BUDGET=3)
     try:
         slow = "SELECT (COUNT(*) AS ?n) { ?a ?b ?c . ?d ?e ?f }"
-        statuses = [httpx.get(base + "/sparql", params={"query": slow}, timeout=30).status_code for _ in range(2)]
-        assert statuses == [503, 503]  # 2 s each: the 3 s budget is spent
+        statuses = []
+        for _ in range(3):  # 2 s each (more on a loaded machine: the client is charged what it really took)
+            statuses.append(httpx.get(base + "/sparql", params={"query": slow}, timeout=30).status_code)
+            if statuses[-1] == 429:
+                break
+        assert statuses[0] == 503 and set(statuses[1:]) <= {503, 429}  # by the second, the 3 s budget is spent
         refused = httpx.get(base + "/sparql", params={"query": "ASK {}"})
         assert refused.status_code == 429 and "Retry-After" in refused.headers
     finally:
