@@ -11,8 +11,9 @@ import time
 import httpx
 import pytest
 
-from conftest import UPDATE_TOKEN
-from redteam.conftest import SERVER_MEMORY_BOUND, assert_serves_others, during, other_client
+from conftest import UPDATE_TOKEN, start_server, stop
+from redteam.conftest import (REDTEAM_SETTINGS, SERVER_MEMORY_BOUND, Target, assert_serves_others, during,
+                              other_client)
 
 SLOW = "SELECT (COUNT(*) AS ?n) { ?a ?b ?c . ?d ?e ?f }"  # runs into the 3 s timeout
 
@@ -113,7 +114,17 @@ def test_cartesian_order_by_is_stopped_by_the_memory_limit(target):
     assert_serves_others(target.base)
 
 
-def test_string_doubling_is_stopped_by_memory_or_size(target):
+@pytest.fixture(scope="module")
+def patient_target(built_store):
+    """The red-team server with a long query timeout: what stops a memory attack is then the worker's memory
+    limit or the byte cap, never the clock (on a loaded machine 3 s can pass before 1 GB is reached)."""
+    process, base = start_server(built_store, **{**REDTEAM_SETTINGS, "PTCE_KG_QUERY_TIMEOUT": 120})
+    yield Target(process, base)
+    stop(process)
+
+
+def test_string_doubling_is_stopped_by_memory_or_size(patient_target):
+    target = patient_target
     response = during(lambda: post_query(target.base, _doubling(26)), target.base)  # 1 GB value
     assert response.status_code in (413, 503), response.text[:300]
     assert response.headers["x-query-limit"] in ("memory", "result-bytes")
