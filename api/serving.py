@@ -27,7 +27,6 @@ import asyncio
 import dataclasses
 import ipaddress
 import logging
-import os
 import resource
 import time
 from collections import Counter
@@ -333,7 +332,7 @@ def prepare(host: str, port: int, cfg: Settings | None = None) -> Settings:
     """Settings for serving on host:port: the public URL checked (by default http://HOST:PORT/), the
     descriptor limit raised (before the store and the workers open anything)."""
     cfg = cfg or load_settings()
-    url = os.environ.get("PTCE_KG_PUBLIC_URL")
+    url = cfg.public_url if cfg.public_url_given else None
     if not url:
         url = default_public_url(host, port)
         if _is_ip(host) and ipaddress.ip_address(host).is_unspecified:  # 0.0.0.0, ::

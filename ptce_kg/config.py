@@ -113,6 +113,7 @@ class Settings:
     public_url: str = field(
         default_factory=lambda: (os.environ.get("PTCE_KG_PUBLIC_URL") or "http://127.0.0.1:8000/").rstrip("/") + "/"
     )
+    public_url_given: bool = field(default_factory=lambda: bool(os.environ.get("PTCE_KG_PUBLIC_URL")))
 
 
 def settings() -> Settings:

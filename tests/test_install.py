@@ -71,6 +71,8 @@ def test_the_installed_package_runs_outside_the_checkout(installed):
         assert httpx.get(base + "/assets/site/site.css", timeout=10).status_code == 200
         assert "owl:Ontology" in httpx.get(base + "/def", headers={"Accept": "text/turtle"}, timeout=30).text
         assert httpx.get(base + "/shapes/article-9", headers={"Accept": "text/turtle"}, timeout=30).status_code == 200
+        catalog = httpx.get(base + "/catalog", headers={"Accept": "text/turtle"}, timeout=30)  # api/rdf/*.ttl.j2
+        assert catalog.status_code == 200 and "dcat:Catalog" in catalog.text
         verdict = httpx.get(base + "/eligibility/cluster-jura", headers={"Accept": "application/json"}, timeout=60)
         assert verdict.status_code == 200 and verdict.json()["verdict"]
     finally:
