@@ -9,7 +9,15 @@ from ptce_kg.errors import IngestError
 from ptce_kg.rdf import TripleSink
 from ptce_kg.sources import BuildContext, Provenance, Source  # the contract lives in core: ingest imports it
 
-__all__ = ["BuildContext", "Provenance", "Source", "TripleSink", "read_json_array"]
+__all__ = ["BuildContext", "Provenance", "Source", "TripleSink", "npm_version", "read_json_array"]
+
+
+def npm_version(package_dir: Path, missing: str = "unknown") -> str:
+    """The version an npm package's package.json states; `missing` without one (a test fixture folder)."""
+    manifest = Path(package_dir) / "package.json"
+    if not manifest.is_file():
+        return missing
+    return json.loads(manifest.read_text(encoding="utf-8")).get("version", "unknown")
 
 
 def read_json_array(source: str, path: Path, missing: str) -> list:

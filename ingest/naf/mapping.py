@@ -14,7 +14,7 @@ from pathlib import Path
 
 from pyoxigraph import NamedNode
 
-from ingest.base import BuildContext, Provenance, Source
+from ingest.base import BuildContext, Provenance, Source, npm_version
 from ptce_kg.errors import IngestError
 from ptce_kg.rdf import DCT, OWL, PTCE, SKOS, A, TripleSink, code, en, fr, graph, string
 
@@ -47,10 +47,7 @@ class NafSource(Source):
         self.file = self.package_dir / "index.json"
 
     def version(self) -> str:
-        manifest = self.package_dir / "package.json"
-        if not manifest.is_file():
-            return "unknown"
-        return json.loads(manifest.read_text(encoding="utf-8")).get("version", "unknown")
+        return npm_version(self.package_dir)
 
     def provenance(self) -> Provenance:
         version = self.version()

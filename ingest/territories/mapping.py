@@ -15,12 +15,11 @@ neither régions nor départements.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from pyoxigraph import NamedNode
 
-from ingest.base import BuildContext, Provenance, Source, read_json_array
+from ingest.base import BuildContext, Provenance, Source, npm_version, read_json_array
 from ptce_kg.errors import IngestError
 from ptce_kg.rdf import (ADMS, DCT, IGEO, PTCE, RDFS, SKOS, A, TripleSink, code, fr, graph, integer, iri,
                          string)
@@ -61,10 +60,7 @@ class TerritoriesSource(Source):
 
     # -- provenance ------------------------------------------------------------------------------
     def version(self) -> str:
-        manifest = self.package_dir / "package.json"
-        if not manifest.is_file():
-            return "fixture"
-        return json.loads(manifest.read_text(encoding="utf-8")).get("version", "unknown")
+        return npm_version(self.package_dir, missing="fixture")
 
     def provenance(self) -> Provenance:
         version = self.version()
@@ -157,7 +153,6 @@ class TerritoriesSource(Source):
         # Communes: first the current communes (others point to them), then the rest.
         file = "communes.json"
         communes = self._read(file)
-        chef_lieux: list[tuple[NamedNode, str, int]] = []
         for phase in ("actuelle", "other"):
             for i, item in enumerate(communes):
                 kind = self._field(item, "type", file, i)

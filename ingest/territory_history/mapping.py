@@ -27,12 +27,11 @@ to the current one; no pinned version holds an earlier list).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from pyoxigraph import NamedNode
 
-from ingest.base import BuildContext, Provenance, Source, read_json_array
+from ingest.base import BuildContext, Provenance, Source, npm_version, read_json_array
 from ptce_kg.rdf import DCT, IGEO, PTCE, RDFS, SKOS, A, TripleSink, fr, graph, iri, string, typed
 
 PACKAGE = "@etalab/decoupage-administratif"
@@ -73,10 +72,7 @@ class TerritoryHistorySource(Source):
         self.current_year = current_year
 
     def _version(self, d: Path) -> str:
-        manifest = d / "package.json"
-        if not manifest.is_file():
-            return "fixture"
-        return json.loads(manifest.read_text(encoding="utf-8")).get("version", "unknown")
+        return npm_version(d, missing="fixture")
 
     def provenance(self) -> Provenance:
         versions = ", ".join(f"COG {y}: {self._version(d)}" for y, d in self.millesimes.items())
