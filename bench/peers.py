@@ -427,7 +427,9 @@ def join_heavy(rows: list[dict]) -> list[dict]:
 
 
 def runs_of(scale: dict, server: str, mix: str) -> dict:
-    return {t["clients"]: t for t in scale["throughput"].get(server, []) if t.get("mix", "all") == mix}
+    # a run in which no request got an answer (the server was gone) is not a measure
+    return {t["clients"]: t for t in scale["throughput"].get(server, [])
+            if t.get("mix", "all") == mix and t.get("p50") is not None}
 
 
 def report(path: Path, results: dict) -> str:
@@ -533,7 +535,7 @@ def report(path: Path, results: dict) -> str:
         lines.append("| median p50 ratio, join-heavy queries | " + " | ".join(
             f"{median_ratio(join_heavy(b['latency']), 'ptce_kg', 'oxigraph') or 0:.2f}×" for b in by) + " |")
         for mix in ("all", "interactive", REPEATED):
-            for n in sorted(runs_of(by[0], "ptce_kg", mix)):
+            for n in sorted(runs_of(by[0], "ptce_kg", mix) | runs_of(by[-1], "ptce_kg", mix)):
                 cells = []
                 for b in by:
                     o, x = runs_of(b, "ptce_kg", mix).get(n), runs_of(b, "oxigraph", mix).get(n)
@@ -542,7 +544,7 @@ def report(path: Path, results: dict) -> str:
                 lines.append(f"| throughput ratio, {mix} queries, {n} clients (req/s) | " + " | ".join(cells) + " |")
         for server, label in (("ptce_kg", "ptce-kg"), ("oxigraph", "Oxigraph server")):
             lines.append(f"| {label} peak memory (MB, with its workers) | "
-                         + " | ".join(f"{b['peak_mb'][server]:.0f}" for b in by) + " |")
+                         + " | ".join(f"{b['peak_mb'][server]:.0f}" if b['peak_mb'].get(server) else "–" for b in by) + " |")
         lines.append("| ptce-kg peak memory, answer cache on, after the repeated mix (MB) | "
                      + " | ".join(f"{b['peak_mb'].get('ptce_kg_cache_on', 0):.0f}" for b in by) + " |")
         for mix in ("all", "interactive"):
@@ -718,7 +720,7 @@ def main(argv=None) -> int:
     results = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "reps": args.reps, "scales": scales,
                "workers": int(os.environ.get("PTCE_KG_WORKERS", load_settings().workers)),
                "load_average": load_average(), "seconds": args.seconds, "by_scale": {},
-               "command": "python -m bench.peers " + " ".join(sys.argv[1:] if argv is None else argv)}
+               "command": ("python -m bench.peers " + " ".join(sys.argv[1:] if argv is None else argv)).replace(str(ROOT) + "/", "")}
     with tempfile.TemporaryDirectory(prefix="ptce-kg-peers-", dir=args.work) as tmp:
         work = Path(tmp)
         store = Path(args.store) if args.store else work / "store"
