@@ -244,10 +244,30 @@ def virtuoso_server(virtuoso_store):
     stop(process)
 
 
-# The suites whose `server` tests also run on Virtuoso (issue 18, item 3). The others are not yet: on
-# Virtuoso the eligibility checks, the coverage figures (booleans bound as 0/1), two research queries and
-# the 200-subject dereference fail; those differences are to be handled in ptce_kg/remote.py first.
-VIRTUOSO_SUITES = {"test_search", "test_reliability"}
+# The suites whose `server` tests also run on Virtuoso (issue 18, item 3); the back end undoes Virtuoso's
+# differences (ptce_kg/remote.py: booleans bound as 0/1, VALUES before a property path). Not here:
+# test_linked_data, whose Virtuoso run costs over a minute of CI (the dumps test alone ~65 s) and meets the WKT
+# text Virtuoso rewrites. PTCE_KG_TEST_VIRTUOSO_SUITES (comma-separated module names) adds others, to try one.
+VIRTUOSO_SUITES = {"test_search", "test_reliability", "test_coverage", "test_eligibility", "test_queries",
+                   "test_sparql_endpoint"} | {
+    name for name in os.environ.get("PTCE_KG_TEST_VIRTUOSO_SUITES", "").split(",") if name}
+
+# What Virtuoso does differently and the back end cannot undo: each an expected failure that must fail
+# (strict), by the test's node id on the Virtuoso parametrisation (README, "On an existing SPARQL server").
+VIRTUOSO_XFAIL = {
+    "tests/test_queries.py::test_every_query_answers_through_the_endpoint[virtuoso-ptce-near-a-commune]":
+        "Virtuoso does not finish this query (nested sub-selects on coordinates) within the service's timeout",
+    "tests/test_sparql_endpoint.py::test_runaway_query_is_stopped_while_others_are_served[virtuoso]":
+        "Virtuoso refuses the query at once by its own cost estimate (MaxQueryCostEstimationTime: \"the estimated "
+        "execution time exceeds the limit\"), which the service answers 500, not stopped by the service's timeout (503)",
+}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        reason = VIRTUOSO_XFAIL.get(item.nodeid)
+        if reason is not None:
+            item.add_marker(pytest.mark.xfail(reason=reason, strict=True))
 
 
 def pytest_generate_tests(metafunc):

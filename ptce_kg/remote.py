@@ -57,6 +57,178 @@ def _form(text: str) -> str:
         return "SELECT"
 
 
+# -- booleans: Virtuoso binds the value of a boolean expression as xsd:integer 0/1 ----------------------------
+
+XSD = "http://www.w3.org/2001/XMLSchema#"
+# Built-in calls whose value is xsd:boolean (SPARQL 1.1, 17.4).
+_BOOLEAN_CALLS = {"BOUND", "ISIRI", "ISURI", "ISBLANK", "ISLITERAL", "ISNUMERIC", "REGEX", "CONTAINS", "STRSTARTS",
+                  "STRENDS", "SAMETERM", "LANGMATCHES", "EXISTS"}
+_COMPARISONS = {"=", "!=", "<", ">", "<=", ">=", "&&", "||"}
+_ARITHMETIC = {"+", "-", "*", "/"}
+
+
+def _closing(toks, start: int) -> int:
+    """The index of the bracket closing toks[start] (one of ( { [), or len(toks) when it is not closed."""
+    depth = 0
+    for index in range(start, len(toks)):
+        if toks[index].kind == "punct" and toks[index].text in "({[":
+            depth += 1
+        elif toks[index].kind == "punct" and toks[index].text in ")}]":
+            depth -= 1
+            if depth == 0:
+                return index
+    return len(toks)
+
+
+def _top_level(toks) -> list:
+    """The tokens of an expression outside any brackets, each with its index."""
+    found, index = [], 0
+    while index < len(toks):
+        token = toks[index]
+        found.append((index, token))
+        index = _closing(toks, index) + 1 if token.kind == "punct" and token.text in "({[" else index + 1
+    return found
+
+
+def _arguments(toks, open_at: int) -> list:
+    """The comma-separated arguments of the call whose "(" is toks[open_at]."""
+    inner = toks[open_at + 1:_closing(toks, open_at)]
+    parts, current = [], []
+    depth = 0
+    for token in inner:
+        if token.kind == "punct" and token.text in "({[":
+            depth += 1
+        elif token.kind == "punct" and token.text in ")}]":
+            depth -= 1
+        if depth == 0 and token.kind == "punct" and token.text == ",":
+            parts.append(current)
+            current = []
+        else:
+            current.append(token)
+    return parts + [current]
+
+
+def _is_boolean(toks, prefixes: dict) -> bool:
+    """Whether a SPARQL expression's value is xsd:boolean, read from its outermost operator or call."""
+    if not toks:
+        return False
+    top = _top_level(toks)
+    operators = {t.text.upper() for _, t in top if t.kind in ("punct", "word")}
+    if operators & (_COMPARISONS | {"IN"}):  # || && and comparisons bind looser than arithmetic
+        return True
+    if any(t.kind == "punct" and t.text in _ARITHMETIC for _, t in top[1:]) or \
+            any(t.kind == "number" and t.text[0] in "+-" for _, t in top[1:]):
+        return False
+    first = toks[0]
+    if first.kind == "punct" and first.text == "!":
+        return True
+    if len(top) == 1 and first.kind == "punct" and first.text == "(":
+        return _is_boolean(toks[1:-1], prefixes)
+    if len(top) == 1 and first.kind == "word" and first.text.upper() in ("TRUE", "FALSE"):
+        return True
+    word = first.text.upper() if first.kind == "word" else None
+    if word == "NOT" and len(toks) > 1 and toks[1].kind == "word" and toks[1].text.upper() == "EXISTS":
+        return True
+    called = len(top) == 2 and top[1][1].kind == "punct" and top[1][1].text in "({"
+    if not called:
+        return False
+    if word in _BOOLEAN_CALLS:
+        return True
+    if word == "IF":
+        arguments = _arguments(toks, 1)
+        return len(arguments) == 3 and _is_boolean(arguments[1], prefixes) and _is_boolean(arguments[2], prefixes)
+    if word == "COALESCE":
+        return all(_is_boolean(argument, prefixes) for argument in _arguments(toks, 1))
+    if first.kind == "pname" and ":" in first.text:  # a cast: xsd:boolean(…)
+        prefix, local = first.text.split(":", 1)
+        return prefixes.get(prefix, "") + local == XSD + "boolean"
+    return first.kind == "iri" and first.text[1:-1] == XSD + "boolean"
+
+
+def boolean_variables(text: str) -> frozenset[str]:
+    """The variables a query binds to the value of a boolean expression: `BIND(expr AS ?v)` and `(expr AS ?v)`
+    in a projection, where expr is a comparison, a logical operator, EXISTS, or a built-in call whose value is a
+    boolean (BOUND, isIRI, REGEX, CONTAINS…)."""
+    from .sparql_guard import tokens
+
+    toks = tokens(text)
+    prefixes = {}
+    for index, token in enumerate(toks[:-2]):
+        if token.kind == "word" and token.text.upper() == "PREFIX" and toks[index + 1].kind == "pname" \
+                and toks[index + 2].kind == "iri":
+            prefixes[toks[index + 1].text[:-1]] = toks[index + 2].text[1:-1]
+    found = set()
+    opened: list[int] = []
+    for index, token in enumerate(toks):
+        if token.kind == "punct" and token.text in "({[":
+            opened.append(index)
+        elif token.kind == "punct" and token.text in ")}]":
+            if opened:
+                opened.pop()
+        elif token.kind == "word" and token.text.upper() == "AS" and opened and index + 1 < len(toks) \
+                and toks[index + 1].kind == "var" and toks[opened[-1]].text == "(":
+            if _is_boolean(toks[opened[-1] + 1:index], prefixes):
+                found.add(toks[index + 1].text[1:])
+    return frozenset(found)
+
+
+def _booleans_from_integers(content: bytes, variables: frozenset[str]) -> bytes:
+    """SPARQL JSON results with the 0/1 bound to `variables` (xsd:integer, or xsd:boolean in its non-canonical
+    form, as Virtuoso casts) written as xsd:boolean false/true."""
+    import json
+
+    body = json.loads(content)
+    changed = False
+    for row in body.get("results", {}).get("bindings", []):
+        for name in variables & row.keys():
+            term = row[name]
+            if term.get("type") in ("literal", "typed-literal") and term.get("value") in ("0", "1") \
+                    and term.get("datatype") in (XSD + "integer", XSD + "boolean"):  # xsd:boolean("1") too
+                row[name] = {"type": "literal", "datatype": XSD + "boolean",
+                             "value": "true" if term["value"] == "1" else "false"}
+                changed = True
+    return json.dumps(body).encode("utf-8") if changed else content
+
+
+def values_as_subqueries(text: str) -> str:
+    """Each VALUES block inside a group written as a sub-select of it, `{ SELECT * WHERE { VALUES … } }` (the
+    same solutions, joined the same way): Virtuoso 7.2 does not take variables bound by an inline VALUES as
+    the start of a property path (`VALUES ?s { <a> } ?s p* ?o`): it refuses ("transitive start not given") or,
+    joined with other patterns, walks from every node of the graph and answers wrong. From a sub-select it
+    starts where it should. A query's final VALUES clause is left as it is."""
+    from .sparql_guard import tokens
+
+    toks = tokens(text)
+    spans: list[tuple[int, int]] = []
+    opened: list[int] = []
+    index = 0
+    while index < len(toks):
+        token = toks[index]
+        if token.kind == "punct" and token.text in "({[":
+            opened.append(index)
+        elif token.kind == "punct" and token.text in ")}]":
+            if opened:
+                opened.pop()
+        elif token.kind == "word" and token.text.upper() == "VALUES" and opened and toks[opened[-1]].text == "{" \
+                and not (opened[-1] + 1 < len(toks) and toks[opened[-1] + 1].kind == "word"
+                         and toks[opened[-1] + 1].text.upper() == "SELECT"):
+            data = index + 1
+            if data < len(toks) and toks[data].text == "(":
+                data = _closing(toks, data) + 1
+            else:
+                data += 1
+            if data < len(toks) and toks[data].text == "{":
+                end = _closing(toks, data)
+                if end < len(toks):
+                    spans.append((token.offset, toks[end].offset + 1))
+                    index = end + 1
+                    continue
+        index += 1
+    for start, end in reversed(spans):
+        text = f"{text[:start]}{{ SELECT * WHERE {{ {text[start:end]} }} }}{text[end:]}"
+    return text
+
+
 def is_remote(spec: str | os.PathLike | None) -> bool:
     return isinstance(spec, str) and spec.startswith(SCHEME)
 
@@ -108,6 +280,7 @@ class RemoteStore:
         self._client = httpx.Client(auth=endpoint.httpx_auth(), timeout=endpoint.timeout_s)
         self._graphs: tuple[float, list[str]] = (0.0, [])
         self._lock = threading.Lock()
+        self.virtuoso = False  # learnt from the server's answers (its Server header)
 
     # -- dataset ---------------------------------------------------------------------------------
     def published_graphs(self) -> list[str]:
@@ -141,6 +314,7 @@ class RemoteStore:
                 headers={"Accept": "application/n-triples" if graph_query else "application/sparql-results+json"})
         except httpx.HTTPError as exc:
             raise OSError(f"SPARQL server unreachable at {self.endpoint.query}: {exc}") from exc
+        self.virtuoso = response.headers.get("server", "").lower().startswith("virtuoso")
         _refused(response, "SPARQL server")
         # Virtuoso answers 200 with part of the result when its own limits cut it (its "anytime" timeout,
         # its ResultSetMaxRows): never pass a partial answer on as a whole one.
@@ -178,12 +352,17 @@ class RemoteStore:
             params += [("named-graph-uri", g) for g in restrict(named_graphs)]
         else:
             params += [("named-graph-uri", g) for g in published]
+        if self.virtuoso:
+            text = values_as_subqueries(text)
         response = self._post(text, params)
         kind = response.headers.get("content-type", "").split(";")[0].strip()
         # Virtuoso types the geo:wktLiteral values it stores as its own virtrdf:Geometry: give them back
         # their datatype (their text is Virtuoso's, coordinates rounded: see the README).
         content = response.content.replace(VIRTUOSO_GEOMETRY, WKT_LITERAL)
         if kind == "application/sparql-results+json":
+            booleans = boolean_variables(text) if self.virtuoso and b'"bindings"' in content else frozenset()
+            if booleans:
+                content = _booleans_from_integers(content, booleans)
             return pyoxigraph.parse_query_results(content, format=QueryResultsFormat.JSON)
         if kind in ("application/n-triples", "text/plain"):
             return list(pyoxigraph.parse(content, format=RdfFormat.N_TRIPLES))

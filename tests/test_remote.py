@@ -59,10 +59,6 @@ def json_term(term):
 # What an engine does differently, and the back end cannot undo (README, "On an existing SPARQL server").
 # Each is an expected failure that must fail (strict): when the engine or the query changes, it is seen.
 KNOWN = {
-    ("virtuoso", "coverage"): "Virtuoso binds a boolean expression (BIND(… && NOT EXISTS … AS ?in_total)) as "
-                              "xsd:integer 0/1, not xsd:boolean",
-    ("virtuoso", "coverage-per-ptce"): "Virtuoso binds EXISTS and comparisons (BIND(EXISTS {…} AS ?territory)) "
-                                       "as xsd:integer 0/1, not xsd:boolean",
     ("virtuoso", "ptce-on-2014-map"): "GROUP_CONCAT of French labels: Oxigraph keeps their common language tag "
                                       "and leaves an empty group unbound, Virtuoso gives a plain string and \"\" "
                                       "(as SPARQL 1.1 says)",
