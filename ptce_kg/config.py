@@ -104,6 +104,14 @@ class Settings:
     trusted_proxies: tuple[str, ...] = field(
         default_factory=lambda: tuple(s for s in os.environ.get("PTCE_KG_TRUSTED_PROXIES", "").split() if s)
     )
+    # An existing SPARQL server as the store (README, "On an existing SPARQL server"): credentials and the
+    # update and Graph Store endpoints (default: beside the query endpoint), and the local build cache.
+    sparql_user: str | None = field(default_factory=lambda: os.environ.get("PTCE_KG_SPARQL_USER") or None)
+    sparql_password: str = field(default_factory=lambda: os.environ.get("PTCE_KG_SPARQL_PASSWORD") or "")
+    sparql_auth: str = field(default_factory=lambda: (os.environ.get("PTCE_KG_SPARQL_AUTH") or "basic").strip().lower())
+    sparql_update: str | None = field(default_factory=lambda: os.environ.get("PTCE_KG_SPARQL_UPDATE") or None)
+    sparql_gsp: str | None = field(default_factory=lambda: os.environ.get("PTCE_KG_SPARQL_GSP") or None)
+    remote_cache: Path | None = field(default_factory=lambda: _env_path("PTCE_KG_REMOTE_CACHE", None))
     # Paging: source datasets per /catalog page, change sets per /changes page; candidates per HTTP batch.
     catalog_page_size: int = field(default_factory=lambda: max(1, int(os.environ.get("PTCE_KG_CATALOG_PAGE_SIZE") or 50)))
     changes_page_size: int = field(default_factory=lambda: max(1, int(os.environ.get("PTCE_KG_CHANGES_PAGE_SIZE") or 100)))

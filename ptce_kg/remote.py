@@ -32,6 +32,7 @@ import pyoxigraph
 from pyoxigraph import NamedNode, QueryResultsFormat, RdfFormat
 
 from .backends import Root
+from .config import Settings, settings
 from .errors import BuildError, StoreError
 from .iris import DEF, GRAPH, ID, META_GRAPH
 
@@ -243,17 +244,17 @@ class Endpoint:
     auth_scheme: str = "basic"  # or "digest"
 
     @classmethod
-    def from_spec(cls, spec: str) -> "Endpoint":
+    def from_spec(cls, spec: str, cfg: Settings | None = None) -> "Endpoint":
+        """The endpoints of `sparql+http(s)://…/query`, with the credentials and overrides of the settings
+        (PTCE_KG_SPARQL_USER, _PASSWORD, _AUTH, _UPDATE, _GSP; ptce_kg/config.py)."""
+        cfg = cfg or settings()
         query = spec[len(SCHEME):]
         root = query[: -len("/query")] if query.endswith("/query") else query.rstrip("/")
-        user, password = os.environ.get("PTCE_KG_SPARQL_USER"), os.environ.get("PTCE_KG_SPARQL_PASSWORD")
-        scheme = (os.environ.get("PTCE_KG_SPARQL_AUTH") or "basic").strip().lower()
-        if scheme not in ("basic", "digest"):
-            raise StoreError(f"PTCE_KG_SPARQL_AUTH must be basic or digest, not {scheme!r}")
-        return cls(query=query,
-                   update=os.environ.get("PTCE_KG_SPARQL_UPDATE") or root + "/update",
-                   gsp=os.environ.get("PTCE_KG_SPARQL_GSP") or root + "/store",
-                   auth=(user, password or "") if user else None, auth_scheme=scheme)
+        if cfg.sparql_auth not in ("basic", "digest"):
+            raise StoreError(f"PTCE_KG_SPARQL_AUTH must be basic or digest, not {cfg.sparql_auth!r}")
+        return cls(query=query, update=cfg.sparql_update or root + "/update", gsp=cfg.sparql_gsp or root + "/store",
+                   auth=(cfg.sparql_user, cfg.sparql_password) if cfg.sparql_user else None,
+                   auth_scheme=cfg.sparql_auth)
 
     def httpx_auth(self):
         if self.auth is None:
@@ -417,7 +418,7 @@ class RemoteRoot:
         self.endpoint = Endpoint.from_spec(spec)
         # The local build cache: builds, checks and dumps happen here before the upload.
         default_cache = PROJECT_ROOT / "var" / "remote-cache"
-        self.cache = StoreRoot(cache or os.environ.get("PTCE_KG_REMOTE_CACHE") or default_cache)
+        self.cache = StoreRoot(cache or settings().remote_cache or default_cache)
         self.path = self.cache.path
         self.dumps = self.cache.dumps
         self._store: RemoteStore | None = None
