@@ -9,7 +9,7 @@ from ptce_kg.errors import IngestError
 from ptce_kg.rdf import TripleSink
 from ptce_kg.sources import BuildContext, Provenance, Source  # the contract lives in core: ingest imports it
 
-__all__ = ["BuildContext", "Provenance", "Source", "TripleSink", "npm_version", "read_json_array"]
+__all__ = ["BuildContext", "PackageSource", "Provenance", "Source", "TripleSink", "npm_version", "read_json_array"]
 
 
 def npm_version(package_dir: Path, missing: str = "unknown") -> str:
@@ -18,6 +18,25 @@ def npm_version(package_dir: Path, missing: str = "unknown") -> str:
     if not manifest.is_file():
         return missing
     return json.loads(manifest.read_text(encoding="utf-8")).get("version", "unknown")
+
+
+class PackageSource(Source):
+    """A source read from an installed package's folder (npm ci), its version from the folder's package.json
+    (`missing_version` for a fixture folder without one)."""
+    package = ""  # its name on npm
+    missing_version = "unknown"
+
+    def __init__(self, package_dir: str | Path):
+        self.package_dir = Path(package_dir)
+
+    def version(self) -> str:
+        return npm_version(self.package_dir, self.missing_version)
+
+    def package_provenance(self, title_fr: str, title_en: str, licence_iri: str, publisher: str) -> Provenance:
+        """The provenance of a graph built from this package: its npm page at the version read."""
+        version = self.version()
+        return Provenance(title_fr=title_fr, title_en=title_en, version=version, licence_iri=licence_iri,
+                          source_iri=f"https://www.npmjs.com/package/{self.package}/v/{version}", publisher=publisher)
 
 
 def read_json_array(source: str, path: Path, missing: str) -> list:

@@ -8,13 +8,12 @@ rov:orgActivity, and skos:broader up to their division (the package has no secti
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
 from pyoxigraph import NamedNode
 
-from ingest.base import BuildContext, Provenance, Source, npm_version
+from ingest.base import BuildContext, PackageSource, Provenance, read_json_array
 from ptce_kg.errors import IngestError
 from ptce_kg.rdf import DCT, OWL, PTCE, SKOS, A, TripleSink, code, en, fr, graph, string
 
@@ -38,39 +37,24 @@ def level_of(naf_id: str) -> tuple[str, int | None] | None:
     return None
 
 
-class NafSource(Source):
+class NafSource(PackageSource):
     name = "naf"
     graph = graph("naf")
+    package = PACKAGE
 
-    def __init__(self, package_dir: Path):
-        self.package_dir = Path(package_dir)
-        self.file = self.package_dir / "index.json"
-
-    def version(self) -> str:
-        return npm_version(self.package_dir)
+    @property
+    def file(self) -> Path:
+        return self.package_dir / "index.json"
 
     def provenance(self) -> Provenance:
-        version = self.version()
-        return Provenance(
-            title_fr="Nomenclature d'activités française (NAF rév. 2)",
-            title_en="French classification of activities (NAF rev. 2)",
-            source_iri=f"https://www.npmjs.com/package/{PACKAGE}/v/{version}",
-            version=version,
-            licence_iri="https://www.etalab.gouv.fr/licence-ouverte-open-licence",
-            publisher="INSEE (nomenclature) / SocialGouv (package)",
-        )
+        return self.package_provenance("Nomenclature d'activités française (NAF rév. 2)",
+                                       "French classification of activities (NAF rev. 2)",
+                                       "https://www.etalab.gouv.fr/licence-ouverte-open-licence",
+                                       "INSEE (nomenclature) / SocialGouv (package)")
 
     def _items(self) -> list[dict]:
-        if not self.file.is_file():
-            raise IngestError(self.name, "missing file; install the pinned package with `npm ci` "
-                              "/ fichier absent : installez le paquet avec `npm ci`", file=str(self.file))
-        try:
-            items = json.loads(self.file.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise IngestError(self.name, f"invalid JSON: {exc.msg}", file=str(self.file), line=exc.lineno) from exc
-        if not isinstance(items, list):
-            raise IngestError(self.name, "expected a JSON array of {id, label}", file=str(self.file))
-        return items
+        return read_json_array(self.name, self.file, "missing file; install the pinned package with `npm ci` "
+                                                     "/ fichier absent : installez le paquet avec `npm ci`")
 
     def load(self, sink: TripleSink, ctx: BuildContext) -> None:
         add = sink.add

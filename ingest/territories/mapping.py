@@ -19,7 +19,7 @@ from pathlib import Path
 
 from pyoxigraph import NamedNode
 
-from ingest.base import BuildContext, Provenance, Source, npm_version, read_json_array
+from ingest.base import BuildContext, PackageSource, Provenance, read_json_array
 from ptce_kg.errors import IngestError
 from ptce_kg.rdf import (ADMS, DCT, IGEO, PTCE, RDFS, SKOS, A, TripleSink, code, fr, graph, integer, iri,
                          string)
@@ -50,28 +50,23 @@ def identifier(add, node: NamedNode, fragment: str, notation: str, agency: str, 
     add(ident, RDFS.label, fr(label))
 
 
-class TerritoriesSource(Source):
+class TerritoriesSource(PackageSource):
     name = "territories"
     graph = graph("territories")
+    package = PACKAGE
+    missing_version = "fixture"
 
-    def __init__(self, package_dir: Path):
-        self.package_dir = Path(package_dir)
-        self.data_dir = self.package_dir / "data"
+    @property
+    def data_dir(self) -> Path:
+        return self.package_dir / "data"
 
     # -- provenance ------------------------------------------------------------------------------
-    def version(self) -> str:
-        return npm_version(self.package_dir, missing="fixture")
 
     def provenance(self) -> Provenance:
-        version = self.version()
-        return Provenance(
-            title_fr="Découpage administratif de la France (régions, départements, EPCI, communes)",
-            title_en="Administrative divisions of France (regions, départements, EPCI, municipalities)",
-            source_iri=f"https://www.npmjs.com/package/{PACKAGE}/v/{version}",
-            version=version,
-            licence_iri=LICENCE,
-            publisher="Etalab / INSEE (Code officiel géographique) / DGCL (EPCI)",
-        )
+        return self.package_provenance(
+            "Découpage administratif de la France (régions, départements, EPCI, communes)",
+            "Administrative divisions of France (regions, départements, EPCI, municipalities)",
+            LICENCE, "Etalab / INSEE (Code officiel géographique) / DGCL (EPCI)")
 
     # -- reading ---------------------------------------------------------------------------------
     def _read(self, name: str) -> list[dict]:
