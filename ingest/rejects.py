@@ -4,12 +4,32 @@ counted per reason for the build summary, and a threshold above which the source
 from __future__ import annotations
 
 import csv
+import os
 from collections import Counter
 from pathlib import Path
 
 from ptce_kg.errors import IngestError
+from ptce_kg.sources import Source
 
 REJECT_COLUMNS = ["file", "line", "field", "reason", "value"]
+DEFAULT_MAX_REJECT_RATE = 0.05
+
+
+class RejectingSource(Source):
+    """An optional national source (sirene, inclusion): read from a file or folder its operator gives, it may
+    reject up to `max_reject_rate` of its rows (PTCE_KG_<NAME>_MAX_REJECTS, read once in ptce_kg.config)."""
+
+    def __init__(self, path: str | os.PathLike, max_reject_rate: float | None = None, *, file_only: bool):
+        self.path = Path(path).expanduser()
+        if not (self.path.is_file() if file_only else self.path.exists()):
+            raise IngestError(self.name, "no such file / fichier introuvable" if file_only
+                              else "no such file or folder / introuvable", file=str(self.path))
+        self.max_reject_rate = DEFAULT_MAX_REJECT_RATE if max_reject_rate is None else float(max_reject_rate)
+
+    def settle(self, rejects: "Rejects", ctx, considered: int, file: Path) -> None:
+        """After the load: the rejects counted in the build's context, and the build failed above the threshold."""
+        ctx.rejects[self.name] = dict(rejects.counts)
+        rejects.check(self.name, considered, self.max_reject_rate, file)
 
 
 class Rejects:

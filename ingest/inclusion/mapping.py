@@ -23,8 +23,8 @@ from pathlib import Path
 
 from pyoxigraph import NamedNode
 
-from ingest.base import BuildContext, Provenance, Source
-from ingest.rejects import Rejects
+from ingest.base import BuildContext, Provenance
+from ingest.rejects import Rejects, RejectingSource
 from ingest.sirene.reconcile import Reconciler
 from ptce_kg.errors import IngestError
 from ptce_kg.identifiers import siret_ok
@@ -104,19 +104,15 @@ def _coordinate(value, low: float, high: float) -> float | None:
     return number
 
 
-class InclusionSource(Source):
+class InclusionSource(RejectingSource):
     name = "inclusion"
     graph = graph("inclusion")
 
     def __init__(self, path: str | os.PathLike, max_reject_rate: float | None = None):
-        self.path = Path(path).expanduser()
-        if not self.path.is_file():
-            raise IngestError(self.name, "no such file / fichier introuvable", file=str(self.path))
+        super().__init__(path, max_reject_rate, file_only=True)
         if self.path.suffix.lower() not in (".json", ".csv"):
             raise IngestError(self.name, "expected the structures export as .json or .csv / export .json ou .csv "
                               "attendu", file=str(self.path))
-        # the threshold comes from the configuration (PTCE_KG_INCLUSION_MAX_REJECTS, read once in ptce_kg.config)
-        self.max_reject_rate = 0.05 if max_reject_rate is None else float(max_reject_rate)
 
     def provenance(self) -> Provenance:
         return Provenance(
@@ -170,8 +166,7 @@ class InclusionSource(Source):
         finally:
             rejects.close()
         reconciler.link(sink, kept)
-        ctx.rejects[self.name] = dict(rejects.counts)
-        rejects.check(self.name, considered, self.max_reject_rate, self.path)
+        self.settle(rejects, ctx, considered, self.path)
 
     @staticmethod
     def _structure(sink: TripleSink, siren: str, siret: str, name: str, found: set[str],

@@ -27,8 +27,8 @@ from pathlib import Path
 
 from pyoxigraph import NamedNode
 
-from ingest.base import BuildContext, Provenance, Source
-from ingest.rejects import Rejects
+from ingest.base import BuildContext, Provenance
+from ingest.rejects import Rejects, RejectingSource
 from ingest.table import Table
 from ptce_kg.errors import IngestError
 from ptce_kg.identifiers import siren_ok, siret_ok
@@ -92,21 +92,17 @@ def legal_categories() -> dict[str, dict]:
             for row in table.rows()}
 
 
-class SireneSource(Source):
+class SireneSource(RejectingSource):
     name = "sirene"
     graph = graph("sirene")
 
     def __init__(self, path: str | os.PathLike, max_reject_rate: float | None = None):
-        self.path = Path(path).expanduser()
-        if not self.path.exists():
-            raise IngestError(self.name, "no such file or folder / introuvable", file=str(self.path))
+        super().__init__(path, max_reject_rate, file_only=False)
         self.unites = find_stock(self.path, "StockUniteLegale")
         self.etablissements = find_stock(self.path if self.path.is_dir() else self.path.parent, "StockEtablissement")
         if self.unites is None:
             raise IngestError(self.name, "no StockUniteLegale*.csv or .zip here / aucun fichier StockUniteLegale",
                               file=str(self.path))
-        # the threshold comes from the configuration (PTCE_KG_SIRENE_MAX_REJECTS, read once in ptce_kg.config)
-        self.max_reject_rate = 0.05 if max_reject_rate is None else float(max_reject_rate)
 
     def provenance(self) -> Provenance:
         return Provenance(
@@ -189,8 +185,7 @@ class SireneSource(Source):
         finally:
             rejects.close()
         reconciler.link(sink, kept)
-        ctx.rejects[self.name] = dict(rejects.counts)
-        rejects.check(self.name, considered, self.max_reject_rate, self.unites)
+        self.settle(rejects, ctx, considered, self.unites)
 
     @staticmethod
     def _check_unit(row: dict, categories: dict) -> tuple[str, str] | None:
