@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import pyoxigraph
@@ -199,9 +199,8 @@ class CandidateReport:
     verdict: str
     criteria: list[CriterionVerdict]
 
-    def as_dict(self) -> dict:
-        return {"candidate": self.candidate, "label": self.label, "verdict": self.verdict,
-                "criteria": [c.as_dict() for c in self.criteria]}
+    def as_dict(self) -> dict:  # the fields in order, each criterion as its own dict
+        return {f.name: getattr(self, f.name) for f in fields(self)} | {"criteria": [c.as_dict() for c in self.criteria]}
 
 
 @dataclass
