@@ -116,11 +116,6 @@ def _licence(iri: str | None) -> str:
     return EU_LICENCE.get(iri or LICENCE, iri or CATALOG_LICENCE)
 
 
-def _thousands(n: int) -> tuple[str, str]:
-    """A count as French and English write it: 12 345 and 12,345."""
-    return f"{n:,}".replace(",", " "), f"{n:,}"
-
-
 def catalog_graph(request: Request, page: int = 1) -> rdflib.Graph:
     """One page of the catalogue, from the template api/rdf/catalog.ttl.j2: the main dataset on the first
     page, the per-source datasets PTCE_KG_CATALOG_PAGE_SIZE a page (default 50), so that a harvester
@@ -138,7 +133,6 @@ def catalog_graph(request: Request, page: int = 1) -> rdflib.Graph:
         name = graph[len(GRAPH):]
         datasets.append({
             "iri": f"{iris.ID}dataset/{name}", "graph": graph, "name": name, "triples": triples,
-            "triples_fr": _thousands(triples)[0], "triples_en": _thousands(triples)[1],
             "titles": {lang: value(row, f"title_{lang}") for lang in ("fr", "en") if value(row, f"title_{lang}")},
             # each source keeps its own licence (today all are Licence Ouverte 2.0)
             "licence": _licence(value(row, "licence")), "source": value(row, "source"),
@@ -150,8 +144,7 @@ def catalog_graph(request: Request, page: int = 1) -> rdflib.Graph:
         if ds is None and not (f.graph == ALL and page == 1):
             continue
         dump = {"dist": f"{iris.ID}distribution/{f.name}", "name": f.name, "media_type": f.media_type,
-                "file_type": FILE_TYPE[f.format], "bytes": f.bytes, "sha256": f.sha256,
-                "triples_fr": _thousands(f.triples)[0], "triples_en": _thousands(f.triples)[1],
+                "file_type": FILE_TYPE[f.format], "bytes": f.bytes, "sha256": f.sha256, "triples": f.triples,
                 "licence": ds["licence"] if ds else CATALOG_LICENCE}
         (ds["files"] if ds else main_files).append(dump)
         shown.append(dump)

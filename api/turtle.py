@@ -43,9 +43,14 @@ def _lit(value, kind: str | None = None) -> str:
     return rdflib.Literal(str(value), datatype=XSD[kind]).n3()
 
 
+def _thousands(n: int, lang: str) -> str:
+    """A count as French and English write it: 12 345 and 12,345."""
+    return f"{int(n):,}".replace(",", " ") if lang == "fr" else f"{int(n):,}"
+
+
 ENV = jinja2.Environment(loader=jinja2.FileSystemLoader(RDF_DIR), autoescape=False, trim_blocks=True,
                          lstrip_blocks=True, undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
-ENV.filters.update(iri=_iri, lit=_lit)
+ENV.filters.update(iri=_iri, lit=_lit, thousands=_thousands)
 
 
 def render(name: str, **context) -> rdflib.Graph:
