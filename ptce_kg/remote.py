@@ -191,15 +191,64 @@ def _booleans_from_integers(content: bytes, variables: frozenset[str]) -> bytes:
     return json.dumps(body).encode("utf-8") if changed else content
 
 
+_PATH_OPERATORS = {"|", "/", "^", "*", "+", "?", "!"}
+_PREDICATE_PUNCT = _PATH_OPERATORS | {"(", ")"}
+
+
+def path_variables(toks) -> set[str]:
+    """The variables written as the subject or object of a property path (`?s (p|q)* ?o`, `?s ^p/q ?o`): a
+    variable followed by a predicate that holds an IRI (or `a`) and a path operator.
+
+    >>> from ptce_kg.sparql_guard import tokens
+    >>> sorted(path_variables(tokens("SELECT * { VALUES ?s { <a> } ?s (<p>|<q>)* ?o . ?o <r> ?x }")))
+    ['?o', '?s']
+    >>> sorted(path_variables(tokens("SELECT * { ?m ?p ?o FILTER(?x * 2 > 1) ?m a ?t }")))
+    []
+    """
+    found: set[str] = set()
+    for index, token in enumerate(toks):
+        if token.kind != "var":
+            continue
+        end, names, operators = index + 1, False, False
+        while end < len(toks):
+            t = toks[end]
+            if t.kind in ("iri", "pname") or (t.kind == "word" and t.text == "a"):
+                names = True
+            elif t.kind == "punct" and t.text in _PREDICATE_PUNCT:
+                operators |= t.text in _PATH_OPERATORS
+            else:
+                break
+            end += 1
+        if names and operators:
+            found.add(token.text)
+            if end < len(toks) and toks[end].kind == "var":
+                found.add(toks[end].text)
+    return found
+
+
 def values_as_subqueries(text: str) -> str:
-    """Each VALUES block inside a group written as a sub-select of it, `{ SELECT * WHERE { VALUES … } }` (the
-    same solutions, joined the same way): Virtuoso 7.2 does not take variables bound by an inline VALUES as
-    the start of a property path (`VALUES ?s { <a> } ?s p* ?o`): it refuses ("transitive start not given") or,
-    joined with other patterns, walks from every node of the graph and answers wrong. From a sub-select it
-    starts where it should. A query's final VALUES clause is left as it is."""
+    """Each VALUES block inside a group that binds the start or end of a property path written as a sub-select
+    of it, `{ SELECT * WHERE { VALUES … } }` (the same solutions, joined the same way): Virtuoso 7.2 does not
+    take variables bound by an inline VALUES as the start of a property path (`VALUES ?s { <a> } ?s p* ?o`):
+    it refuses ("transitive start not given") or, joined with other patterns, walks from every node of the
+    graph and answers wrong. From a sub-select it starts where it should.
+
+    Every other VALUES stays inline: wrapped, it hides its bindings from Virtuoso's planner, which then often
+    scans a predicate's every triple (`VALUES ?m {…} VALUES ?p {…} ?m ?p ?o`: 8 s instead of 0.01 s, or
+    Virtuoso's own transaction timeout, on 9 of 10 fresh databases). A query's final VALUES clause is left as
+    it is.
+
+    >>> values_as_subqueries("SELECT * WHERE { VALUES ?s { <a> } ?s <p>* ?o }")
+    'SELECT * WHERE { { SELECT * WHERE { VALUES ?s { <a> } } } ?s <p>* ?o }'
+    >>> values_as_subqueries("SELECT * WHERE { VALUES ?m { <a> } VALUES ?p { <b> } ?m ?p ?o }")
+    'SELECT * WHERE { VALUES ?m { <a> } VALUES ?p { <b> } ?m ?p ?o }'
+    """
     from .sparql_guard import tokens
 
     toks = tokens(text)
+    paths = path_variables(toks)
+    if not paths:
+        return text
     spans: list[tuple[int, int]] = []
     opened: list[int] = []
     index = 0
@@ -218,10 +267,12 @@ def values_as_subqueries(text: str) -> str:
                 data = _closing(toks, data) + 1
             else:
                 data += 1
+            bound = {t.text for t in toks[index + 1:data] if t.kind == "var"}
             if data < len(toks) and toks[data].text == "{":
                 end = _closing(toks, data)
                 if end < len(toks):
-                    spans.append((token.offset, toks[end].offset + 1))
+                    if bound & paths:
+                        spans.append((token.offset, toks[end].offset + 1))
                     index = end + 1
                     continue
         index += 1

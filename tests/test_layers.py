@@ -71,7 +71,7 @@ def test_both_back_ends_follow_the_declared_contracts(tmp_path):
     assert not isinstance(object(), Root)
 
 
-@pytest.mark.parametrize("module", ["ptce_kg.backends", "ptce_kg.iris", "ingest.sources", "api.turtle"])
+@pytest.mark.parametrize("module", ["ptce_kg.backends", "ptce_kg.iris", "ptce_kg.remote", "ingest.sources", "api.turtle"])
 def test_the_documented_examples_hold(module):
     import doctest
     import importlib

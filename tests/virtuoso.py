@@ -98,7 +98,7 @@ SQL_TXN_TIMEOUT = 0
 [SPARQL]
 ResultSetMaxRows = 10000000
 MaxQueryCostEstimationTime = 400
-MaxQueryExecutionTime = 60
+MaxQueryExecutionTime = 10
 DefaultQuery = select distinct ?Concept where {{[] a ?Concept}} LIMIT 100
 DeferInferenceRulesInit = 0
 
