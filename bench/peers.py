@@ -513,7 +513,7 @@ def report(path: Path, results: dict) -> str:
     elif rd:
         lines += ["", f"rdflib-endpoint: not measured ({rd['skipped']}).", ""]
     if rep_ours:
-        lines += ["", f"## Repeated-query mix, ptce-kg's answer cache on (issue 23 item 5)", "",
+        lines += ["", "## Repeated-query mix, ptce-kg's answer cache on (issue 23 item 5)", "",
                   f"Each research query {REPEAT} times in a row, cycled by every client (each client starting at "
                   f"another place in the list); ptce-kg restarted with its default answer cache (a repeated query is "
                   f"answered from the cache of the build), Oxigraph server as above (it has no answer cache). This "

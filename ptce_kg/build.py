@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import pyoxigraph
-from pyoxigraph import Literal, NamedNode, Quad, RdfFormat
+from pyoxigraph import NamedNode, Quad, RdfFormat
 
 from . import __version__
 from .config import ONTOLOGY_DIR, Settings, settings as load_settings

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import pyoxigraph
 import rdflib
 import yaml
-from rdflib.namespace import DCTERMS, RDF, RDFS, XSD
+from rdflib.namespace import DCTERMS, RDF, RDFS
 from rdflib.plugins.stores.memory import Memory
 
 from .config import SHAPES_DIR, settings

@@ -258,7 +258,7 @@ def write_index(entities: list[_Entity], path: Path) -> None:
     tmp.unlink(missing_ok=True)
     db = sqlite3.connect(tmp)
     try:
-        db.executescript(f"""
+        db.executescript("""
             PRAGMA journal_mode = OFF;
             PRAGMA synchronous = OFF;
             CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);

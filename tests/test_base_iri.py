@@ -3,7 +3,6 @@
 Built and served in child processes started with PTCE_KG_BASE_IRI, as an operator would run it.
 """
 
-import json
 import subprocess
 import sys
 

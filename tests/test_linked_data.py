@@ -5,11 +5,9 @@ from __future__ import annotations
 import gzip
 import hashlib
 import html
-import io
 import json
 import random
 import re
-from pathlib import Path
 
 import httpx
 import pyoxigraph

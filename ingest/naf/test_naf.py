@@ -14,7 +14,7 @@ from ingest.sirene import SireneSource
 from ingest.sirene.test_sirene import FIXTURES as SIRENE_FIXTURES
 from ptce_kg.config import settings
 from ptce_kg.errors import IngestError
-from ptce_kg.rdf import TripleSink, graph
+from ptce_kg.rdf import TripleSink
 
 HERE = __import__("pathlib").Path(__file__).resolve().parent
 SKOS = "http://www.w3.org/2004/02/skos/core#"

@@ -21,7 +21,7 @@ from ingest.base import BuildContext, Provenance, Source
 from ingest.statements import COLUMNS as STATEMENT_COLUMNS, Prop, load_statements
 from ingest.table import (REGISTRY_DIR, Row, Table, cite, curated_provenance, document_kinds, load_documents,
                           resolve_ref)
-from ptce_kg.rdf import (CODE, DCT, PTCE, RDFS, SKOS, A, TripleSink, code, en, fr, graph, integer, iri,
+from ptce_kg.rdf import (CODE, DCT, PTCE, RDFS, SKOS, A, TripleSink, code, en, fr, graph, iri,
                          string, typed)
 
 HERE = Path(__file__).resolve().parent

@@ -33,7 +33,7 @@ from ingest.base import BuildContext, Provenance, Source
 from ingest.statements import COLUMNS as STATEMENT_COLUMNS, Prop, load_statements
 from ingest.table import Row, Table, cite, curated_provenance, document_kinds, resolve_ref
 from ptce_kg.identifiers import siren_ok
-from ptce_kg.rdf import (add_siren, ADMS, DCT, FOAF, ORG, PTCE, RDFS, ROV, SCHEMA, SKOS, A, TripleSink, code, en, fr,
+from ptce_kg.rdf import (add_siren, DCT, FOAF, ORG, PTCE, RDFS, ROV, SCHEMA, SKOS, A, TripleSink, code, en, fr,
                          graph, iri, string, typed)
 
 HERE = Path(__file__).resolve().parent

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import copy
 import csv
-import shutil
 import subprocess
 import sys
 import zipfile

@@ -3,7 +3,6 @@ and the checks every case makes (status, another client still served within 2 s,
 
 from __future__ import annotations
 
-import os
 import socket
 import threading
 import time
