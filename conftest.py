@@ -257,9 +257,6 @@ VIRTUOSO_SUITES = {"test_search", "test_reliability", "test_coverage", "test_eli
 VIRTUOSO_XFAIL = {
     "tests/test_queries.py::test_every_query_answers_through_the_endpoint[virtuoso-ptce-near-a-commune]":
         "Virtuoso does not finish this query (nested sub-selects on coordinates) within the service's timeout",
-    "tests/test_sparql_endpoint.py::test_runaway_query_is_stopped_while_others_are_served[virtuoso]":
-        "Virtuoso refuses the query at once by its own cost estimate (MaxQueryCostEstimationTime: \"the estimated "
-        "execution time exceeds the limit\"), which the service answers 500, not stopped by the service's timeout (503)",
 }
 
 

@@ -223,6 +223,10 @@ async def _run(request: Request, function, *args):
             refusal = outcome.value
             return refused(refusal.message, refusal.reason, refusal.where)
         return outcome.value
+    if outcome.status == "server_limit":
+        return JSONResponse({"error": "check stopped by the SPARQL server's own limits / vérification interrompue "
+                                      "par les limites du serveur SPARQL", "where": None},
+                            status_code=503, headers={"Retry-After": "5", "X-Query-Limit": "server"})
     if outcome.status == "timeout":
         return JSONResponse({"error": f"check stopped after {settings.query_timeout_s:g} s / vérification "
                                       f"interrompue après {settings.query_timeout_s:g} s", "where": None},

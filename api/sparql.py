@@ -255,6 +255,10 @@ def _answer(outcome, settings) -> Response:
         return _error(503, f"Requête interrompue après {settings.query_timeout_s:g} s.",
                       f"Query stopped after {settings.query_timeout_s:g} s (server timeout).", outcome.message,
                       headers={"Retry-After": "5", "X-Query-Limit": "timeout"})
+    if outcome.status == "server_limit":
+        return _error(503, "Requête refusée ou interrompue par le serveur SPARQL : elle dépasse ses propres limites.",
+                      "Query refused or stopped by the SPARQL server: over its own limits.", outcome.message,
+                      headers={"Retry-After": "5", "X-Query-Limit": "server"})
     if outcome.status == "memory":
         return _error(503, f"Requête interrompue : elle dépassait la mémoire permise ({settings.worker_memory_mb} Mo).",
                       f"Query stopped: it exceeded the memory allowed ({settings.worker_memory_mb} MB).",

@@ -9,8 +9,9 @@ Errors (documented, raised by both back ends):
 - `ptce_kg.errors.StoreError` — nothing is published yet (`open_read`), or the back end refused the operation;
 - `SyntaxError` — the query or update text does not parse (pyoxigraph raises it; the remote store raises it for
   the server's 400);
-- `OSError` — the remote server cannot be reached, answers an error status or a partial answer (the embedded
-  store never raises it for a query).
+- `OSError` — the remote server cannot be reached or answers an error status (the embedded store never raises
+  it for a query); its subclass `ptce_kg.errors.ServerLimitError` when the server refused the query by its own
+  limits or cut its answer (never passed on in part).
 
 An embedded root, from an empty folder to a published build (pyoxigraph documents its `Store` the same way):
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 import pyoxigraph
 from pyoxigraph import NamedNode, QueryResultsFormat, RdfFormat
 
+from .errors import ServerLimitError
 from .rdf import PREFIXES
 
 # name -> (media type, pyoxigraph format)
@@ -64,7 +65,7 @@ class TaskJob:
 
 @dataclass
 class QueryOutcome:
-    status: str  # ok | syntax | not_acceptable | unavailable | error | timeout | memory | too_large | crashed
+    status: str  # ok | syntax | not_acceptable | unavailable | error | timeout | server_limit | memory | too_large | crashed
     kind: str = ""  # solutions | boolean | graph | task
     media_type: str = ""
     body: bytes = b""
@@ -200,6 +201,8 @@ def execute(store: pyoxigraph.Store, job: QueryJob) -> QueryOutcome:
                                    bool(cut), rows, truncated_by=cut)
     except SyntaxError as exc:
         return QueryOutcome("syntax", message=str(exc))
+    except ServerLimitError as exc:  # the remote server's own limits stopped it: like our timeout
+        return QueryOutcome("server_limit", message=str(exc))
     except OSError as exc:  # evaluation errors (e.g. a SERVICE call that failed)
         return QueryOutcome("error", message=str(exc))
     if outcome.truncated_by == "bytes" and outcome.rows == 0:
@@ -243,6 +246,8 @@ def _handle(root, state: dict, job) -> QueryOutcome:
         return outcome
     except StoreError as exc:
         return QueryOutcome("unavailable", message=str(exc))
+    except ServerLimitError as exc:  # a check's query, stopped by the remote server's own limits
+        return QueryOutcome("server_limit", message=str(exc))
     except MemoryError:
         return QueryOutcome("memory", message="the worker's memory limit was reached")
     except RecursionError:

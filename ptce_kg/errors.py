@@ -30,6 +30,12 @@ class StoreError(PtceKgError):
     pass
 
 
+class ServerLimitError(OSError):
+    """A remote SPARQL server refused or cut a query by its own limits (Virtuoso's estimate of the query's cost
+    before it starts, its "anytime" timeout or its row limit after): the answer is not given, never given in
+    part. An OSError, so code that handles the server's other refusals handles this one too."""
+
+
 class InputError(PtceKgError):
     """Input that cannot be used, and why in the domain's words: `reason` is one of the constants below (the
     service maps each to an HTTP status, api/errors.py; the command line exits 2), `where` the place in the

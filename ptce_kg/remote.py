@@ -22,6 +22,7 @@ never half of one. A failed upload drops the staging graphs and leaves the publi
 from __future__ import annotations
 
 import os
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -33,7 +34,7 @@ from pyoxigraph import NamedNode, QueryResultsFormat, RdfFormat
 
 from .backends import Root
 from .config import Settings, settings
-from .errors import BuildError, StoreError
+from .errors import BuildError, ServerLimitError, StoreError
 from .iris import DEF, GRAPH, ID, META_GRAPH
 
 SCHEME = "sparql+"
@@ -313,13 +314,22 @@ class Endpoint:
         return httpx.DigestAuth(*self.auth) if self.auth_scheme == "digest" else httpx.BasicAuth(*self.auth)
 
 
+# Virtuoso's refusals by its own limits (its SQL states): the cost estimated before the query starts
+# (MaxQueryCostEstimationTime: "42000 … The estimated execution time … exceeds the limit"), a transaction or
+# query timeout (S1T00).
+_SERVER_LIMITS = re.compile(r"estimated execution time .* exceeds the limit|\bS1T00\b")
+
+
 def _refused(response: httpx.Response, what: str) -> None:
-    """The documented errors of the back ends (ptce_kg/backends.py): SyntaxError for the server's 400, OSError
-    for any other refusal."""
+    """The documented errors of the back ends (ptce_kg/backends.py): SyntaxError for the server's 400,
+    ServerLimitError when the server refused the query by its own limits, OSError for any other refusal."""
     if response.status_code == 400:
         raise SyntaxError(response.text.strip()[:500])
     if response.status_code >= 300:
-        raise OSError(f"{what} answered {response.status_code}: {response.text.strip()[:300]}")
+        text = response.text.strip()
+        if _SERVER_LIMITS.search(text[:2000]):
+            raise ServerLimitError(f"{what} refused the query by its own limits: {text.splitlines()[0][:300]}")
+        raise OSError(f"{what} answered {response.status_code}: {text[:300]}")
 
 
 class RemoteStore:
@@ -371,7 +381,7 @@ class RemoteStore:
         # Virtuoso answers 200 with part of the result when its own limits cut it (its "anytime" timeout,
         # its ResultSetMaxRows): never pass a partial answer on as a whole one.
         if response.headers.get("x-sql-state") or response.headers.get("x-sparql-maxrows"):
-            raise OSError("SPARQL server sent a partial answer: "
+            raise ServerLimitError("SPARQL server sent a partial answer: "
                           f"{response.headers.get('x-sql-message') or 'row limit ' + response.headers.get('x-sparql-maxrows', '')}")
         return response
 

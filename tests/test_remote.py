@@ -183,3 +183,22 @@ def test_a_first_build_uploads_every_graph_and_a_rebuild_only_what_changed(kind,
         assert not any("staging" in g for g in store.published_graphs())
     finally:
         halt(process)
+
+
+@pytest.mark.parametrize("status, body, error", [
+    (500, "Virtuoso 42000 Error The estimated execution time 349980000 (sec) exceeds the limit of 400 (sec).\n\n"
+          "SPARQL query:\nSELECT …", "ServerLimitError"),
+    (500, "Virtuoso S1T00 Error SR171: Transaction timed out\n\nSPARQL query:\n…", "ServerLimitError"),
+    (500, "Virtuoso 22023 Error SR601: Argument 0 of rdf_…", "OSError"),
+    (400, "Virtuoso 37000 Error SP030: SPARQL compiler, line 1: syntax error", "SyntaxError"),
+])
+def test_a_servers_refusal_by_its_own_limits_is_told_apart(status, body, error):
+    """A remote server's cost estimate or timeout is a limit (the service answers 503, like its own timeout),
+    a bad query a syntax error (400), anything else an evaluation error (500)."""
+    from ptce_kg.errors import ServerLimitError
+    from ptce_kg.remote import _refused
+
+    with pytest.raises((SyntaxError, OSError)) as raised:
+        _refused(httpx.Response(status, text=body), "SPARQL server")
+    assert type(raised.value).__name__ == error
+    assert isinstance(raised.value, ServerLimitError) == (error == "ServerLimitError")
