@@ -43,10 +43,17 @@ def test_the_build_writes_the_index_of_the_published_build(built_store):
     assert counted["commune"] >= 34875 and counted["naf"] > 1500
 
 
-def test_an_update_gets_its_own_index_built_from_the_graph(own_root):
+def test_an_update_gets_its_own_index_built_from_the_graph(own_root, built_store):
     """A build without an index (an authorised update) gets one from its graph on first use: never a
     second source of truth, and what the update wrote is found."""
+    import shutil
+    from ptce_kg.store import StoreRoot
+
+    built = search.index_path(StoreRoot(built_store), own_root.current_name())
+    search.index_path(own_root, own_root.current_name()).parent.mkdir(parents=True)
+    shutil.copyfile(built, search.index_path(own_root, own_root.current_name()))  # the build's own index
     before = search.for_root(own_root)
+    assert before.path.stem == own_root.current_name()
     assert not before.search("zorglubienne").hits
     own_root.apply_update('INSERT DATA { GRAPH <https://w3id.org/ptce-kg/graph/registry> { '
                           '<https://w3id.org/ptce-kg/id/ptce/zorglub> a <https://w3id.org/ptce-kg/def#PTCE> ; '
