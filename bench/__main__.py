@@ -9,6 +9,8 @@ Every figure is measured in the same run as its reference and reported as a rati
   memory         the server's peak resident memory at each scale
   peers          ptce-kg beside Oxigraph server (every scale) and rdflib-endpoint (1×) over HTTP, same dump
                  and queries (bench/peers.py, peers.md)
+  conditional    a conditional GET (If-None-Match) of an unchanged answer: 304 p50, beside the same GET on
+                 Oxigraph server (bench/conditional.py, conditional.md)
   SHACL engines  pyshacl-turbo and pyrudof beside pySHACL on shapes/ (bench/shacl.py, shacl.md)
 Targets are tracked in the report, never asserted by the tests.
 """
@@ -457,6 +459,10 @@ def main(argv=None) -> int:
             # rdflib-endpoint at 1×, Oxigraph server at every scale (synthetic graphs built anew there)
             peers.main(["--store", str(store1), "--seconds", str(args.seconds), "--scales", args.scales,
                         "--work", str(work), "--out", str(Path(args.out).with_name("peers.md"))])
+            print("[bench] conditional GET beside Oxigraph server (bench/conditional.py)…", flush=True)
+            from bench import conditional
+
+            conditional.main(["--store", str(store1), "--out", str(Path(args.out).with_name("conditional.md"))])
         print("[bench] text search (bench/search.py)…", flush=True)
         from bench import search as search_bench
 
