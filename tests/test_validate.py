@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pyoxigraph
 
-from ptce_kg.validate import validate
+from ptce_kg import shacl
+from ptce_kg.validate import UNSHAPED_GRAPHS, load_graph, load_reached, reached_predicates, result_keys, shapes_graphs, validate
 
 REGISTRY = Path(__file__).resolve().parent.parent / "ingest" / "registry"
 
@@ -25,6 +26,76 @@ def test_the_published_graph_has_no_violation(store):
     without_perimeter = sum(1 for r in rows if r["id"] not in placed)
     assert summary.counts[("data-quality.ttl", "dq:PTCE / ptce:perimeter", "Warning")] == without_perimeter
     assert summary.counts[("article-9.ttl", "shape:art9-2-unknown-perimeter", "Warning")] == without_perimeter
+
+
+def _sample(store) -> pyoxigraph.Store:
+    """A small real graph: every quad of the registry, programmes, ontology, links and meta graphs, and of the
+    territory graphs those of a few départements (their communes, the EPCI and territories the registry names
+    and one hop from them), with some geometry. Cut from the whole: some links lead to territories left out."""
+    from pyoxigraph import NamedNode, Quad
+    from ptce_kg.rdf import graph
+
+    ptce = "https://w3id.org/ptce-kg/def#"
+    territorial = {graph("territories"), graph("territory-history"), *UNSHAPED_GRAPHS}
+    sample = pyoxigraph.Store()
+    for g in store.named_graphs():
+        if g not in territorial:
+            sample.extend(Quad(q.subject, q.predicate, q.object, q.graph_name) for q in store.quads_for_pattern(None, None, None, g))
+    named = {q.object for p in ("location", "perimeter") for q in sample.quads_for_pattern(None, NamedNode(ptce + p), None, None)
+             if isinstance(q.object, NamedNode)}
+    departements = sorted({q.object for t in named for q in store.quads_for_pattern(t, NamedNode(ptce + "departement"), None, None)},
+                          key=str)[:3]
+    subjects = set(named) | set(departements)
+    for d in departements:
+        subjects |= {q.subject for q in store.quads_for_pattern(None, NamedNode(ptce + "departement"), d, None)}
+    subjects |= {q.object for s in list(subjects) for q in store.quads_for_pattern(s, None, None, None)
+                 if isinstance(q.object, NamedNode) and q.graph_name in territorial}
+    for s in subjects:
+        sample.extend(Quad(q.subject, q.predicate, q.object, q.graph_name) for q in store.quads_for_pattern(s, None, None, None)
+                      if q.graph_name in territorial)
+        sample.extend(Quad(q.subject, q.predicate, q.object, q.graph_name)
+                      for q in store.quads_for_pattern(None, NamedNode(ptce + "currentCommune"), s, None))
+    return sample
+
+
+def test_reading_only_what_the_shapes_reach_gives_the_same_results(store):
+    """`validate` gives pySHACL only the triples whose predicate the shapes can read: on a real graph, every
+    result (focus node, path, component, severity, source shape, value, messages) is the one pySHACL gives on
+    every triple of the validated graphs, as `ptce-kg validate` read them before."""
+    sample = _sample(store)
+    graphs = shapes_graphs(("data-quality.ttl", "article-9.ttl"))
+    predicates = reached_predicates(graphs.values())
+    assert predicates is not None and "https://w3id.org/ptce-kg/def#currentCommune" in predicates  # in a FILTER NOT EXISTS path
+    whole, reached = load_graph(sample), load_reached(sample, predicates)
+    assert 0 < len(reached) < len(whole)
+    assert set(reached) <= set(whole)  # the same terms, as rdflib reads them from N-Triples
+    found = []
+    for name, shapes_graph in graphs.items():
+        expected = result_keys(shapes_graph, shacl.validate(whole, shapes_graph))
+        assert result_keys(shapes_graph, shacl.validate(reached, shapes_graph)) == expected, name
+        found += expected
+    # warnings, and the violations of a cut graph (territories left out): something to compare
+    assert len(found) > 100 and any(key[3].endswith("Violation") for key in found)
+    summary = validate(sample)
+    assert summary.loaded == len(reached)
+    assert summary.triples == sum(1 for q in sample if q.graph_name not in UNSHAPED_GRAPHS) > len(whole) - 1
+    assert sum(summary.counts.values()) == len(found)
+    assert summary.violations == sum(1 for key in found if key[3].endswith("Violation"))
+
+
+def test_shapes_that_read_predicates_they_do_not_name_read_everything():
+    """sh:closed, a variable or negated predicate in SHACL-SPARQL: no predicate can be left out."""
+    import rdflib
+
+    head = """@prefix sh: <http://www.w3.org/ns/shacl#> . @prefix ex: <http://example.org/> .
+              ex:S a sh:NodeShape ; sh:targetClass ex:C ; """
+    bounded = rdflib.Graph().parse(data=head + "sh:sparql [ sh:select \"SELECT $this WHERE { FILTER NOT EXISTS { $this <http://example.org/p>/<http://example.org/q>* ?x } }\" ] .", format="turtle")
+    assert {"http://example.org/p", "http://example.org/q"} <= reached_predicates([bounded])
+    for tail in ("sh:closed true .",
+                 "sh:sparql [ sh:select \"SELECT $this WHERE { $this ?p ?o }\" ] .",
+                 "sh:sparql [ sh:select \"SELECT $this WHERE { FILTER EXISTS { $this ?p ?o } }\" ] .",
+                 "sh:sparql [ sh:select \"SELECT $this WHERE { $this !<http://example.org/p> ?o }\" ] ."):
+        assert reached_predicates([rdflib.Graph().parse(data=head + tail, format="turtle")]) is None, tail
 
 
 def test_a_bad_siren_key_is_a_violation():
