@@ -245,11 +245,11 @@ def virtuoso_server(virtuoso_store):
 
 
 # The suites whose `server` tests also run on Virtuoso (issue 18, item 3); the back end undoes Virtuoso's
-# differences (ptce_kg/remote.py: booleans bound as 0/1, VALUES before a property path). Not here:
-# test_linked_data, whose Virtuoso run costs over a minute of CI (the dumps test alone ~65 s) and meets the WKT
-# text Virtuoso rewrites. PTCE_KG_TEST_VIRTUOSO_SUITES (comma-separated module names) adds others, to try one.
+# differences (ptce_kg/remote.py: booleans bound as 0/1, VALUES before a property path, its refusals by its own
+# limits). Not here: the suites that start servers of their own or test the embedded store only.
+# PTCE_KG_TEST_VIRTUOSO_SUITES (comma-separated module names) adds others, to try one.
 VIRTUOSO_SUITES = {"test_search", "test_reliability", "test_coverage", "test_eligibility", "test_queries",
-                   "test_sparql_endpoint"} | {
+                   "test_sparql_endpoint", "test_linked_data"} | {
     name for name in os.environ.get("PTCE_KG_TEST_VIRTUOSO_SUITES", "").split(",") if name}
 
 # What Virtuoso does differently and the back end cannot undo: each an expected failure that must fail

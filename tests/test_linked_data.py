@@ -28,10 +28,39 @@ def manifest(server):
     return {f["name"]: f for f in httpx.get(server + "/dumps/", headers={"Accept": "application/json"}).json()["files"]}
 
 
+_SUBJECTS: dict[str, dict[str, set]] = {}  # the triples of each subject of the whole dump, by the dump's SHA-256
+
+
 @pytest.fixture(scope="module")
-def dump_quads(server):
-    body = httpx.get(server + "/dumps/all.nq.gz", timeout=60).content
-    return list(pyoxigraph.parse(gzip.decompress(body), format=pyoxigraph.RdfFormat.N_QUADS))
+def dump_subjects(server, manifest) -> dict[str, set]:
+    """Each subject's triples in the server's whole dump (rdflib terms). Every engine serves the same dump
+    files (a remote back end from its local build cache): read once for all of them."""
+    digest = manifest["all.nq.gz"]["sha256"]
+    if digest not in _SUBJECTS:
+        body = httpx.get(server + "/dumps/all.nq.gz", timeout=60).content
+        assert hashlib.sha256(body).hexdigest() == digest
+        by_subject: dict[str, set] = {}
+        for q in pyoxigraph.parse(gzip.decompress(body), format=pyoxigraph.RdfFormat.N_QUADS):
+            by_subject.setdefault(q.subject.value, set()).add((_rdflib(q.subject), _rdflib(q.predicate), _rdflib(q.object)))
+        _SUBJECTS[digest] = by_subject
+    return _SUBJECTS[digest]
+
+
+WKT = rdflib.URIRef("http://www.opengis.net/ont/geosparql#wktLiteral")
+
+
+def _same_up_to_wkt(got: set, expected: set) -> bool:
+    """The same triples, WKT literals compared as geometries (equal within 1e-5 degree)."""
+    import shapely
+
+    def split(triples):
+        wkt = {(s, p): o for s, p, o in triples if isinstance(o, rdflib.Literal) and o.datatype == WKT}
+        return {t for t in triples if (t[0], t[1]) not in wkt}, wkt
+    got_rest, got_wkt = split(got)
+    expected_rest, expected_wkt = split(expected)
+    return got_rest == expected_rest and got_wkt.keys() == expected_wkt.keys() and all(
+        shapely.equals_exact(shapely.from_wkt(str(got_wkt[k])), shapely.from_wkt(str(expected_wkt[k])), 1e-5)
+        for k in got_wkt)
 
 
 def _rdflib(term):
@@ -44,10 +73,12 @@ def _rdflib(term):
     return rdflib.Literal(term.value, datatype=rdflib.URIRef(term.datatype.value))
 
 
-def test_sample_of_200_subjects_dereference_in_every_format(server, dump_quads):
-    by_subject: dict[str, set] = {}
-    for q in dump_quads:
-        by_subject.setdefault(q.subject.value, set()).add((_rdflib(q.subject), _rdflib(q.predicate), _rdflib(q.object)))
+def test_sample_of_200_subjects_dereference_in_every_format(server, dump_subjects, request):
+    by_subject = dump_subjects
+    # Virtuoso keeps geo:wktLiteral values as its own geometries and writes them back in its own text,
+    # coordinates in single precision (README, "On an existing SPARQL server"): there, WKT values are compared
+    # as geometries, to a hundred-thousandth of a degree; every other term exactly.
+    same = _same_up_to_wkt if request.node.callspec.params["server"] == "virtuoso" else (lambda a, b: a == b)
     ours = sorted(s for s in by_subject if s.startswith(BASE))
     sample = random.Random(2026).sample(ours, 200)
     checked = 0
@@ -61,7 +92,7 @@ def test_sample_of_200_subjects_dereference_in_every_format(server, dump_quads):
                 assert "Accept" in response.headers["vary"]
                 graph = rdflib.Graph().parse(data=response.content, format=fmt)
                 got = {t for t in graph if str(t[0]) == subject}
-                assert got == by_subject[subject], (subject, media)
+                assert same(got, by_subject[subject]), (subject, media, got ^ by_subject[subject])
                 checked += 1
             page = client.get(path, headers={"Accept": "text/html"})
             assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
@@ -118,6 +149,11 @@ def test_vocabulary_and_shapes_at_their_namespace(server):
     assert httpx.get(server + "/def/candidate.schema.json").json()["title"]
 
 
+# Triples parsed from each dump, by the SHA-256 of its bytes: every engine serves the same dump files (a remote
+# back end from its local build cache), so bytes already parsed on one engine are not parsed again on another.
+_PARSED: dict[str, int] = {}
+
+
 def test_every_dump_parses_matches_its_checksum_and_the_endpoint_count(server, manifest):
     sums = dict(reversed(line.split("  ")) for line in httpx.get(server + "/dumps/SHA256SUMS").text.splitlines())
     assert set(sums) == set(manifest)
@@ -128,11 +164,10 @@ def test_every_dump_parses_matches_its_checksum_and_the_endpoint_count(server, m
         body = httpx.get(server + f"/dumps/{name}", timeout=60).content
         assert len(body) == entry["bytes"]
         assert hashlib.sha256(body).hexdigest() == entry["sha256"] == sums[name]
-        parsed = list(pyoxigraph.parse(gzip.decompress(body), format=formats[entry["format"]]))
-        if entry["format"] in ("nt", "ttl"):
-            assert len(set(parsed)) == entry["triples"], name
-        else:
-            assert len(parsed) == entry["triples"], name
+        if entry["sha256"] not in _PARSED:
+            parsed = list(pyoxigraph.parse(gzip.decompress(body), format=formats[entry["format"]]))
+            _PARSED[entry["sha256"]] = len(set(parsed)) if entry["format"] in ("nt", "ttl") else len(parsed)
+        assert _PARSED[entry["sha256"]] == entry["triples"], name
         counts[name] = entry["triples"]
 
     def count(query):
