@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,13 +41,15 @@ def child(store_path: str, mode: str, out: str) -> None:
     t = time.monotonic()
     data = v.load_graph(store) if mode == "reference" else v.load_reached(store, v.reached_predicates(graphs.values()))
     phases = {"load": time.monotonic() - t}
-    results = {}
+    results, summary = {}, v.ValidationSummary(0, 0.0)
     for name, shapes_graph in graphs.items():
         t = time.monotonic()
         report = shacl.validate(data, shapes_graph)
         phases[f"pySHACL {name}"] = time.monotonic() - t
         results[name] = v.result_keys(shapes_graph, report)
+        v._summarise(summary, name, shapes_graph, report)  # the counts `ptce-kg validate` prints
     Path(out).write_text(json.dumps({"mode": mode, "loaded": len(data), "phases": phases, "results": results,
+                                     "counts": [[*key, n] for key, n in sorted(summary.counts.items())],
                                      "in_process": time.monotonic() - started}))
 
 
@@ -76,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     from ptce_kg.store import StoreRoot
 
     build = StoreRoot(Path(args.store)).current_path()
+    load = os.getloadavg()
     runs: dict[str, list[dict]] = {"reference": [], "product": []}
     with tempfile.TemporaryDirectory() as tmp:
         for i in range(args.runs):
@@ -92,8 +95,9 @@ def main(argv: list[str] | None = None) -> int:
     lines = [
         "# Whole-graph validation: reference path vs product path (`python -m bench.validate`)",
         "",
-        f"Build `{build.name if build else '?'}`; {args.runs} run(s) of each path, alternating, each a fresh "
-        "process; medians. The reference is the N-Triples copy of every triple (the path before issue 23 "
+        f"Build `{build.name if build else '?'}`, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; load average "
+        f"at the start {' '.join(f'{x:.1f}' for x in load)}; {args.runs} run(s) of each path, alternating, each a "
+        "fresh process; medians. The reference is the N-Triples copy of every triple (the path before issue 23 "
         "item 4), measured in the same run.",
         "",
         "| | reference | product | product / reference |",
@@ -108,13 +112,14 @@ def main(argv: list[str] | None = None) -> int:
               f"Results identical (every focus node, path, component, severity, source shape, value and message, "
               f"as multisets, every run of both paths): **{'yes' if identical else 'NO'}**.",
               "",
-              "| shapes | source shape | severity | results (reference) | results (product) |",
+              "Counts by shape and severity, as `ptce-kg validate` prints them:",
+              "",
+              "| shapes | shape | severity | results (reference) | results (product) |",
               "|---|---|---|---:|---:|"]
-    for name in SHAPES:
-        a = Counter((k[4], k[3].rsplit("#", 1)[1]) for k in ref["results"][name])
-        b = Counter((k[4], k[3].rsplit("#", 1)[1]) for k in new["results"][name])
-        for shape, severity in sorted(set(a) | set(b)):
-            lines.append(f"| {name} | {shape.replace('|', '/')} | {severity} | {a[(shape, severity)]} | {b[(shape, severity)]} |")
+    a = {tuple(row[:3]): row[3] for row in ref["counts"]}
+    b = {tuple(row[:3]): row[3] for row in new["counts"]}
+    for key in sorted(set(a) | set(b)):
+        lines.append(f"| {' | '.join(key)} | {a.get(key, 0)} | {b.get(key, 0)} |")
     Path(args.out).write_text("\n".join(lines) + "\n", encoding="utf-8")
     print("\n".join(lines[:12 + len(ref["phases"])]))
     return 0 if identical else 1
