@@ -18,7 +18,7 @@ BASE = "https://w3id.org/ptce-kg/"
 EU = "http://publications.europa.eu/resource/authority/"
 IANA = "https://www.iana.org/assignments/media-types/"
 FILE_TYPE = {"nt": "RDF_N_TRIPLES", "ttl": "RDF_TURTLE", "nq": "RDF_N_QUADS", "jsonld": "JSON_LD"}
-DCAT_AP = ROOT.parent / "shared" / "data" / "dcat-ap-3.0.1"
+DCAT_AP = ROOT / "tests" / "fixtures" / "dcat-ap-3.0.1"  # the official shapes, copied with their source
 HARVEST_PYTHON = Path(os.environ.get("PTCE_KG_HARVEST_PYTHON") or ROOT / ".venv-harvest" / "bin" / "python")
 # The portal's licence list, as a CKAN portal declares it (licenses_group_url): the EU licence IRIs.
 LICENCES = [
