@@ -30,17 +30,23 @@ def normalise(name: str) -> str:
 class Reconciler:
     def __init__(self, ctx: BuildContext):
         self.ctx = ctx
+        # Only the names a registry organisation without a SIREN can be matched by are ever looked up: the units
+        # (and head offices) of other names are not kept, so memory follows the registry, not the stock's size.
+        self.wanted = {normalise(name) for name, _, siren in ctx.organisations.values() if not siren} - {""}
         self.names: dict[str, set[str]] = defaultdict(set)  # normalised name or acronym -> SIRENs
         self.commune: dict[str, str] = {}                   # SIREN -> commune IRI of the head office
+        self._named: set[str] = set()                       # SIRENs of the units kept under a wanted name
 
     def add_unit(self, siren: str, name: str, acronym: str) -> None:
         for label in (name, acronym):
             key = normalise(label)
-            if key:
+            if key in self.wanted:
                 self.names[key].add(siren)
+                self._named.add(siren)
 
     def add_commune(self, siren: str, commune_iri: str) -> None:
-        self.commune[siren] = commune_iri
+        if siren in self._named:
+            self.commune[siren] = commune_iri
 
     def _departement(self, territory_iri: str) -> str | None:
         if territory_iri in self.ctx.commune_departement:
