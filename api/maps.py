@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 
 from ptce_kg import iris
 from ptce_kg import queries
-from ptce_kg.eligibility import with_values
+from ptce_kg.iris import with_values
 from ptce_kg.iris import read_query
 
 from .deps import Svc, service_of

@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse
 
 from ptce_kg import iris
 from ptce_kg import eligibility, queries
-from ptce_kg.eligibility import with_values
+from ptce_kg.iris import with_values
 from ptce_kg.iris import read_query
 
 from .deps import Svc

@@ -23,7 +23,7 @@ from markupsafe import escape
 
 from ptce_kg import iris
 from ptce_kg import queries, search as text_search
-from ptce_kg.eligibility import with_values
+from ptce_kg.iris import with_values
 from ptce_kg.iris import read_query
 
 from .deps import service_of

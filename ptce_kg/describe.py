@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import pyoxigraph
 from pyoxigraph import NamedNode
 
-from .eligibility import with_values
+from .iris import with_values
 
 RDFS_LABEL = "http://www.w3.org/2000/01/rdf-schema#label"
 RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"

@@ -23,6 +23,7 @@ True
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from .config import DEFAULT_BASE_IRI, settings
@@ -90,3 +91,17 @@ def localise(text: str) -> str:
 def read_query(path: Path) -> str:
     """One of the project's own `.rq` files, for this deployment's base IRI."""
     return localise(path.read_text(encoding="utf-8"))
+
+
+def with_values(query: str, variable: str, iris: list[str]) -> str:
+    """Bind ?variable to a list of IRIs with an inline VALUES block at the start of the first WHERE group (fast
+    in Oxigraph, unlike substitutions); anything that is not an IRI is refused (pyoxigraph.NamedNode).
+
+    >>> print(with_values("SELECT ?s WHERE { ?s a ?class }", "class", ["urn:a", "urn:b"]))
+    SELECT ?s WHERE {
+      VALUES ?class { <urn:a> <urn:b> } ?s a ?class }
+    """
+    import pyoxigraph
+
+    terms = " ".join(str(pyoxigraph.NamedNode(i)) for i in iris)
+    return re.sub(r"WHERE\s*\{", lambda m: f"WHERE {{\n  VALUES ?{variable} {{ {terms} }}", query, count=1)

@@ -391,7 +391,7 @@ class RemoteStore:
     def query(self, text: str, *, use_default_graph_as_union: bool = False, default_graph=None,
               named_graphs=None, substitutions=None, **_ignored):
         if substitutions:
-            from .eligibility import with_values
+            from .iris import with_values
 
             for variable, value in substitutions.items():
                 text = with_values(text, variable.value, [value.value])

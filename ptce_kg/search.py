@@ -118,13 +118,8 @@ def name_key(text: str) -> str:
 
 # -- building ----------------------------------------------------------------------------------------
 
-PREFIXES = f"""PREFIX ptce: <{iris.DEF}>
-PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
-PREFIX skos: <http://www.w3.org/2004/02/skos/core#>
-PREFIX dct: <http://purl.org/dc/terms/>
-PREFIX igeo: <http://rdf.insee.fr/def/geo#>
-PREFIX org: <http://www.w3.org/ns/org#>
-"""
+# The SPARQL of the index (ptce_kg/search_index/*.rq), read for this deployment's base IRI.
+QUERIES = Path(__file__).resolve().parent / "search_index"
 
 # What each column takes, by property.
 _FIELDS = {
@@ -140,35 +135,6 @@ _FIELDS = {
     DEF + "postalCode": "postal",
     "http://rdf.insee.fr/def/geo#codeINSEE": "ident",
 }
-
-_LITERALS = PREFIXES + """SELECT ?s ?p ?o WHERE {
-  VALUES ?class { %(classes)s }
-  ?s a ?class ; ?p ?o .
-  VALUES ?p { rdfs:label skos:prefLabel skos:altLabel skos:hiddenLabel <http://www.w3.org/ns/regorg#legalName>
-              dct:description skos:notation dct:identifier ptce:siren ptce:postalCode igeo:codeINSEE }
-  %(filter)s
-}"""
-
-# (entity, territory it is in or covers): a PTCE's perimeter, an organisation's location, a commune's EPCI,
-# département and région — used by the reconciliation's commune property and the SPARQL search's context.
-_PLACES = PREFIXES + """SELECT ?s ?t WHERE {
-  { ?s a ptce:PTCE ; ptce:perimeter ?t } UNION { ?s a ptce:Organisation ; ptce:location ?t }
-  UNION { ?s a ptce:Commune ; ptce:epci|ptce:departement|ptce:region ?t }
-  UNION { ?s a ptce:CommuneOutreMer ; ptce:epci|ptce:departement|ptce:region ?t }
-}"""
-
-# Context words: the names of a PTCE's perimeter and carrier, an EPCI's communes, a commune's département,
-# an organisation's location.
-_CONTEXT = PREFIXES + """SELECT ?s ?name WHERE {
-  { ?s a ptce:PTCE ; ptce:perimeter|ptce:carrier ?x . ?x rdfs:label ?name }
-  UNION { ?c a ptce:Commune ; ptce:epci ?s ; rdfs:label ?name }
-  UNION { ?s a ptce:Commune ; ptce:departement ?d . ?d rdfs:label ?name }
-  UNION { ?s a ptce:Organisation ; ptce:location ?x . ?x rdfs:label ?name }
-}"""
-
-_SIREN_OF_MATCH = PREFIXES + """SELECT ?s ?siren WHERE { ?s ptce:matchedUnit ?u . ?u ptce:siren ?siren }"""
-_POPULATION = PREFIXES + """SELECT ?s ?n WHERE { VALUES ?c { ptce:Commune ptce:EPCI ptce:CommuneOutreMer } ?s a ?c ; ptce:population ?n }"""
-
 
 def _rows(store, text: str) -> Iterable[tuple]:
     result = store.query(text, use_default_graph_as_union=True)
@@ -196,10 +162,11 @@ class _Entity:
 def collect(store) -> list[_Entity]:
     """Every searchable resource of the graph with its text, read with SPARQL (either back end)."""
     entities: dict[str, _Entity] = {}
+    naf = iris.code_iri("naf", "")  # the NAF codes among the SKOS concepts of every code list
     for name, (classes, _, _) in TYPES.items():
-        values = " ".join(f"<{c}>" for c in classes)
-        flt = f'FILTER(STRSTARTS(STR(?s), "{iris.code_iri("naf", "")}"))' if name == "naf" else ""
-        for s, p, o in _rows(store, _LITERALS % {"classes": values, "filter": flt}):
+        for s, p, o in _rows(store, iris.with_values(iris.read_query(QUERIES / "literals.rq"), "class", list(classes))):
+            if name == "naf" and not s.value.startswith(naf):
+                continue
             entity = entities.get(s.value)
             if entity is None:
                 entity = entities[s.value] = _Entity(s.value, name)
@@ -219,16 +186,16 @@ def collect(store) -> list[_Entity]:
                 bucket = getattr(entity, column)
                 if value not in bucket:
                     bucket.append(value)
-    for s, t in _rows(store, _PLACES):
+    for s, t in _rows(store, iris.read_query(QUERIES / "places.rq")):
         if s.value in entities:
             entities[s.value].places.append(t.value)
-    for s, name in _rows(store, _CONTEXT):
+    for s, name in _rows(store, iris.read_query(QUERIES / "context.rq")):
         if s.value in entities and name.value not in entities[s.value].context:
             entities[s.value].context.append(name.value)
-    for s, siren in _rows(store, _SIREN_OF_MATCH):
+    for s, siren in _rows(store, iris.read_query(QUERIES / "siren-of-match.rq")):
         if s.value in entities and siren.value not in entities[s.value].ident:
             entities[s.value].ident.append(siren.value)
-    for s, n in _rows(store, _POPULATION):
+    for s, n in _rows(store, iris.read_query(QUERIES / "population.rq")):
         if s.value in entities:
             try:
                 entities[s.value].population = int(n.value)
