@@ -4,8 +4,9 @@ the same engine evaluates the research queries on it? (issue 23, item 3)
 The same quads (the published build, or `--factor` replicas of it made by bench/synthetic.py) written several
 ways, each opened with `pyoxigraph.Store.read_only` in this one process:
 
-  bulk_extend            how bench's synthetic store was written (batches of 500,000 quads through
-                         `Store.bulk_extend`); at 1× the published build itself (`ptce-kg build`: one
+  bulk_extend            how bench's synthetic store was written until 2 December 2026 (batches of 500,000
+                         quads through `Store.bulk_extend`, not compacted; now `build_store` compacts it:
+                         `compact=False` here); at 1× the published build itself (`ptce-kg build`: one
                          `bulk_extend` per source batch)
   bulk_extend+optimize   the same files, then `Store.optimize()` (a copy: SST files hard-linked)
   cli_load+optimize      what bench/peers.py gives Oxigraph server: `oxigraph load --file all.nq` then
@@ -209,7 +210,7 @@ def write_stores(source: Path, factor: int, work: Path, variants: list[str], log
         quads = list(root.open_read().quads_for_pattern(None, None, None, None))
         log(f"bulk_extend: {factor} × {len(quads):,} quads…")
         t = time.monotonic()
-        store = build_store(str(work / "bulk_extend"), quads, factor)
+        store = build_store(str(work / "bulk_extend"), quads, factor, compact=False)
         del store
         seconds["bulk_extend"] = time.monotonic() - t
         paths["bulk_extend"] = work / "bulk_extend"
