@@ -436,27 +436,16 @@ def runs_of(scale: dict, server: str, mix: str) -> dict:
             if t.get("mix", "all") == mix and t.get("p50") is not None}
 
 
-def report(path: Path, results: dict) -> str:
+def summary(results: dict) -> list[str]:
+    """The tables that answer issue 23's targets (ratios to Oxigraph server and rdflib-endpoint, the repeated
+    mix, the scale growth): the start of peers.md and the first section of `python -m bench`'s report.md."""
     scales = [s for s in results["scales"] if str(s) in results["by_scale"]]  # those measured so far
     one = results["by_scale"][str(scales[0])]
     lat = one["latency"]
     research = [r for r in lat if r["query"] != "ask-empty"]
     ratios = [r["ptce_kg_p50"] / r["oxigraph_p50"] for r in research]
     joins = join_heavy(research)
-    loads = "; ".join(f"{s}× {results['by_scale'][str(s)].get('started', '?')}–{results['by_scale'][str(s)].get('ended', '?')}, "
-                      f"load average {results['by_scale'][str(s)].get('load_average_start', '?')} at the start, "
-                      f"{results['by_scale'][str(s)].get('load_average_end', '?')} at the end" for s in scales)
-    lines = [f"# ptce-kg beside Oxigraph server and rdflib-endpoint ({results['date']})", "",
-             f"`{results.get('command', 'python -m bench.peers')}`. Graph at {scales[0]}×: {one['quads']:,} quads; "
-             f"{results['reps']} runs per query (3 for a query over 0.5 s); throughput runs of "
-             f"{results.get('seconds', '?')} s; ptce-kg with {results['workers']} query workers; every server on "
-             f"loopback, same client (stdlib http.client, keep-alive), whole-process timings (client to server and "
-             f"back). Machine: {os.cpu_count()} cores shared with other engineers' test runs ({loads}); small "
-             f"latencies are noisy, ratios are within one run.", "",
-             "**ptce-kg's answer cache is off** (`PTCE_KG_ANSWER_CACHE_BYTES=0`) in every table but the "
-             "repeated-query mix: they compare evaluation with evaluation. The repeated-query mix "
-             "(section below) is the one measured with the cache on.", "",
-             "## Ratios ptce-kg / Oxigraph server (answer cache off)", "",
+    lines = ["## Ratios ptce-kg / Oxigraph server (answer cache off)", "",
              "| measure | ptce-kg | Oxigraph server | ratio | target |", "|---|---:|---:|---:|---:|",
              f"| median over the {len(research)} research queries of the p50 ratio | | | {statistics.median(ratios):.2f}× | "
              f"≤ {TARGET_MEDIAN_RATIO}× |",
@@ -566,6 +555,27 @@ def report(path: Path, results: dict) -> str:
             lines.append(f"\np99 at 32 clients, {mix} queries, grew ×{ours:.2f} for ptce-kg and ×{theirs:.2f} for "
                          f"Oxigraph server from {scales[0]}× to {scales[-1]}× (target: no faster than Oxigraph "
                          f"server's: {'met' if ours <= theirs else 'missed'}).")
+    return lines
+
+
+def report(path: Path, results: dict) -> str:
+    """The whole report (peers.md): how it was run, the summary tables, then every query and run."""
+    scales = [s for s in results["scales"] if str(s) in results["by_scale"]]  # those measured so far
+    one = results["by_scale"][str(scales[0])]
+    loads = "; ".join(f"{s}× {results['by_scale'][str(s)].get('started', '?')}–{results['by_scale'][str(s)].get('ended', '?')}, "
+                      f"load average {results['by_scale'][str(s)].get('load_average_start', '?')} at the start, "
+                      f"{results['by_scale'][str(s)].get('load_average_end', '?')} at the end" for s in scales)
+    lines = [f"# ptce-kg beside Oxigraph server and rdflib-endpoint ({results['date']})", "",
+             f"`{results.get('command', 'python -m bench.peers')}`. Graph at {scales[0]}×: {one['quads']:,} quads; "
+             f"{results['reps']} runs per query (3 for a query over 0.5 s); throughput runs of "
+             f"{results.get('seconds', '?')} s; ptce-kg with {results['workers']} query workers; every server on "
+             f"loopback, same client (stdlib http.client, keep-alive), whole-process timings (client to server and "
+             f"back). Machine: {os.cpu_count()} cores ({loads}); small latencies are noisy, ratios are within one "
+             f"run.", "",
+             "**ptce-kg's answer cache is off** (`PTCE_KG_ANSWER_CACHE_BYTES=0`) in every table but the "
+             "repeated-query mix: they compare evaluation with evaluation. The repeated-query mix "
+             "(section below) is the one measured with the cache on.", ""]
+    lines += summary(results)
     for scale in scales:
         b = results["by_scale"][str(scale)]
         with_rd = any("rdflib_endpoint_p50" in r for r in b["latency"])

@@ -213,27 +213,11 @@ def execute(store: pyoxigraph.Store, job: QueryJob) -> QueryOutcome:
 
 # -- worker processes -------------------------------------------------------------------------------
 
-def _current_name(root, state: dict) -> str | None:
-    """The published build's name; on the embedded back end the CURRENT file is read again only when it
-    changed (it is replaced atomically, so a new inode or time): one stat per job instead of open and read."""
-    pointer = getattr(root, "path", None)
-    if pointer is None:
-        return root.current_name()  # the remote back end keeps its own short-lived cache
-    try:
-        stat = os.stat(pointer / "CURRENT")
-        signature = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
-    except FileNotFoundError:
-        signature = None
-    if signature is None or signature != state.get("pointer"):
-        state["pointer"], state["current"] = signature, root.current_name()
-    return state["current"]
-
-
 def _handle(root, state: dict, job) -> QueryOutcome:
     from .errors import StoreError
 
     try:
-        current = _current_name(root, state)
+        current = root.current_name()  # one stat per job (StoreRoot keeps the name while CURRENT is unchanged)
         if state.get("store") is None or current != state.get("name"):
             state["store"], state["name"] = None, None  # let the old build go before opening the new one
             state["store"], state["name"] = root.open_read(), current

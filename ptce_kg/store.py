@@ -32,6 +32,7 @@ class StoreRoot:
         self.path = Path(path).expanduser().resolve()
         self.builds = self.path / "builds"
         self.dumps = self.path / "dumps"  # dumps/<build-id>/: the dumps of that build (ptce_kg.export)
+        self._pointer: tuple[tuple[int, int, int], str | None] | None = None  # (CURRENT's stat, its name)
 
     # -- writing ---------------------------------------------------------------------------------
     def new_build_dir(self) -> Path:
@@ -98,10 +99,25 @@ class StoreRoot:
 
     # -- reading ---------------------------------------------------------------------------------
     def current_name(self) -> str | None:
+        """The published build's name. CURRENT is only ever replaced whole (`publish`: a new file renamed
+        over it, so a new inode), so it is read again only when its stat changes: one stat per call, not an
+        open and a read (the endpoint asks on every request, for the answer's ETag)."""
+        pointer = self.path / POINTER
         try:
-            return (self.path / POINTER).read_text(encoding="utf-8").strip() or None
+            stat = os.stat(pointer)
+        except FileNotFoundError:
+            self._pointer = None
+            return None
+        signature = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+        kept = self._pointer
+        if kept is not None and kept[0] == signature:
+            return kept[1]
+        try:
+            name = pointer.read_text(encoding="utf-8").strip() or None
         except FileNotFoundError:
             return None
+        self._pointer = (signature, name)
+        return name
 
     def current_path(self) -> Path | None:
         name = self.current_name()

@@ -80,3 +80,21 @@ def test_cli_build_reports_the_source_file_and_field(tmp_path, monkeypatch, caps
     err = capsys.readouterr().err
     assert code == 2
     assert "[territories]" in err and "communes.json" in err and "field 'region'" in err
+
+
+def test_a_long_lived_reader_sees_every_publication_at_once(tmp_path):
+    """The server's StoreRoot keeps CURRENT's name between requests; another process's publication (a new
+    file renamed over it, even of the same size within the same clock tick) is seen on the next call."""
+    reader = StoreRoot(tmp_path / "store")
+    writer = StoreRoot(tmp_path / "store")
+    assert reader.current_name() is None
+    names = []
+    for _ in range(5):
+        build_dir = writer.new_build_dir()
+        writer.publish(build_dir)
+        names.append(build_dir.name)
+        assert reader.current_name() == build_dir.name
+        assert reader.current_name() == build_dir.name  # and again, from what it kept
+    assert len(set(names)) == 5
+    (tmp_path / "store" / "CURRENT").unlink()
+    assert reader.current_name() is None
