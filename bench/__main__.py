@@ -213,11 +213,15 @@ _result = {{'load_seconds': load, 'times': times}}
 
 async def _clients(server: str, n: int, seconds: float) -> dict:
     texts = [q.text for q in queries.all_queries() if q.name not in ("ptce-sources",)]
-    done, errors, latencies = 0, 0, []
+    done, errors, latencies, statuses = 0, 0, [], {}
     deadline = time.monotonic() + seconds
-    async with httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=n)) as client:
-        async def worker(i: int):
-            nonlocal done, errors
+
+    async def worker(i: int):
+        # each client from its own loopback address, as distinct users are (bench/peers.py does the same):
+        # from one address the per-client concurrency limit would answer 429 to all but a few of them
+        nonlocal done, errors
+        transport = httpx.AsyncHTTPTransport(local_address=f"127.0.0.{2 + i}")
+        async with httpx.AsyncClient(timeout=60, transport=transport) as client:
             k = i
             while time.monotonic() < deadline:
                 t = time.perf_counter()
@@ -228,8 +232,10 @@ async def _clients(server: str, n: int, seconds: float) -> dict:
                     done += 1
                 else:
                     errors += 1
-        await asyncio.gather(*[worker(i) for i in range(n)])
-    return {"clients": n, "requests_per_s": done / seconds, "errors": errors,
+                    statuses[r.status_code] = statuses.get(r.status_code, 0) + 1
+
+    await asyncio.gather(*[worker(i) for i in range(n)])
+    return {"clients": n, "requests_per_s": done / seconds, "errors": errors, "error_statuses": statuses,
             "p50": pct(latencies, .5), "p99": pct(latencies, .99)}
 
 
