@@ -564,7 +564,8 @@ def report(path: Path, results: dict) -> str:
     one = results["by_scale"][str(scales[0])]
     loads = "; ".join(f"{s}× {results['by_scale'][str(s)].get('started', '?')}–{results['by_scale'][str(s)].get('ended', '?')}, "
                       f"load average {results['by_scale'][str(s)].get('load_average_start', '?')} at the start, "
-                      f"{results['by_scale'][str(s)].get('load_average_end', '?')} at the end" for s in scales)
+                      f"{results['by_scale'][str(s)].get('load_average_end', '?')} at the end, throughput runs of "
+                      f"{results['by_scale'][str(s)].get('seconds', results.get('seconds', '?'))} s" for s in scales)
     lines = [f"# ptce-kg beside Oxigraph server and rdflib-endpoint ({results['date']})", "",
              f"`{results.get('command', 'python -m bench.peers')}`. Graph at {scales[0]}×: {one['quads']:,} quads; "
              f"{results['reps']} runs per query (3 for a query over 0.5 s); throughput runs of "
@@ -720,6 +721,9 @@ def main(argv=None) -> int:
     parser.add_argument("--reps", type=int, default=30)
     parser.add_argument("--seconds", type=float, default=5.0, help="duration of each throughput run")
     parser.add_argument("--clients", default="1,8,32")
+    parser.add_argument("--scaled-seconds", type=float, default=None,
+                        help="duration of each throughput run at the scales after the first (default: --seconds); "
+                             "at 10x some queries take seconds, and a short run holds too few answers for a p99")
     parser.add_argument("--rdflib-endpoint-venv", default=str(RDFLIB_VENV),
                         help="venv holding rdflib-endpoint (measured at 1× only; `make bench` installs it)")
     parser.add_argument("--no-rdflib-endpoint", action="store_true")
@@ -753,7 +757,11 @@ def main(argv=None) -> int:
                 t = time.monotonic()
                 scaled = synthetic_store(store, work, scale)
                 print(f"[peers] synthetic graph at {scale}× in {time.monotonic() - t:.0f} s", flush=True)
-            entry, fast = run_scale(scaled, work, args, fast)
+            # at the larger scales the throughput runs may be longer (--scaled-seconds)
+            scale_args = argparse.Namespace(**{**vars(args), "seconds": args.seconds if scale == scales[0]
+                                               else (args.scaled_seconds or args.seconds)})
+            entry, fast = run_scale(scaled, work, scale_args, fast)
+            entry["seconds"] = scale_args.seconds
             if scale == 1 and not args.no_rdflib_endpoint:
                 try:
                     with_rdflib_endpoint(entry, scaled, work, args, fast)
