@@ -176,7 +176,9 @@ def report(path: Path, results: dict) -> str:
     text = "\n".join(lines) + "\n"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
-    path.with_suffix(".json").write_text(json.dumps(results, indent=1), encoding="utf-8")
+    # paths relative to the checkout: the raw results name no machine's folders
+    raw = json.dumps(results, indent=1).replace(json.dumps(str(ROOT) + "/")[1:-1], "")
+    path.with_suffix(".json").write_text(raw, encoding="utf-8")
     return text
 
 
