@@ -5,14 +5,23 @@ published), tags each with an ETag from that key, and answers a conditional GET 
 
 Only complete answers of a query that ran are kept (errors, timeouts and refusals never are); what a client may
 do (guard, per-client limits) is checked before the cache is looked at, exactly as for a query that runs.
+
+Identical queries that arrive while the first is still running share its evaluation (`AnswerCache.once`): after a
+build switch, or when a page is shared widely, N clients asking the same thing cost one run, not N. A client
+that waited on a run that did not give a complete answer (timeout, error) gets its own run.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import threading
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TypeVar
+
+T = TypeVar("T")
 
 MAX_ANSWER_BYTES = 1024 * 1024  # a larger answer is served, not kept: the cache is for the repeated small ones
 
@@ -47,7 +56,8 @@ class AnswerCache:
         self.max_bytes, self.size, self.build = max_bytes, 0, None
         self._items: OrderedDict[str, Answer] = OrderedDict()
         self._lock = threading.Lock()
-        self.hits = self.misses = 0
+        self.hits = self.misses = self.shared = 0
+        self._running: dict[str, asyncio.Future] = {}  # tag -> the outcome of the run under way (event loop only)
 
     def _switch(self, build: str) -> None:
         if build != self.build:  # another build is published: every answer kept is of the old one
@@ -77,3 +87,29 @@ class AnswerCache:
             while self.size > self.max_bytes:
                 _, old = self._items.popitem(last=False)
                 self.size -= len(old.body)
+
+    async def once(self, tag: str, run: Callable[[], Awaitable[T]], complete: Callable[[T], bool]) -> tuple[T, bool]:
+        """`run()`'s outcome, or that of the identical run under way for `tag` (then True): one evaluation for
+        clients who ask the same thing at the same time. An outcome that is not `complete` (a timeout, an error)
+        is not shared: each client who waited on it runs its own. With the cache off (0 bytes), every request
+        runs: the benchmarks of evaluation rely on it."""
+        if not self.max_bytes:
+            return await run(), False
+        under_way = self._running.get(tag)
+        if under_way is not None:
+            outcome = await asyncio.shield(under_way)  # this client leaving must not cancel the others' run
+            if outcome is not None and complete(outcome):
+                self.shared += 1
+                return outcome, True
+            return await run(), False
+        future = asyncio.get_running_loop().create_future()
+        self._running[tag] = future
+        outcome = None
+        try:
+            outcome = await run()
+            return outcome, False
+        finally:
+            if self._running.get(tag) is future:
+                del self._running[tag]
+            if not future.done():
+                future.set_result(outcome)  # None if the run raised: those who waited run their own

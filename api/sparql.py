@@ -216,14 +216,19 @@ async def _query(request: Request, params: dict, text: str, accept: str | None, 
         if kept is not None:
             return Response(kept.body, media_type=kept.media_type,
                             headers={**dict(kept.headers), "ETag": tag, "X-Answer-Cache": "hit", **CACHING})
-    outcome = await service_of(request).pool.run(job, client=client)
+    pool = service_of(request).pool
+    if build:  # the same query already running for another client: its answer, not a second run
+        outcome, shared = await cache.once(tag, lambda: pool.run(job, client=client),
+                                           complete=lambda o: o.status == "ok" and o.build == build)
+    else:
+        outcome, shared = await pool.run(job, client=client), False
     response = _answer(outcome, settings)
     if outcome.status == "ok" and outcome.build:
         tag = answers.etag(outcome.build, key)
         kept_headers = tuple((k, v) for k, v in response.headers.items()
                              if k.lower() not in ("content-length", "content-type", "vary"))
         cache.put(outcome.build, tag, answers.Answer(outcome.body, outcome.media_type, kept_headers))
-        response.headers.update({"ETag": tag, "X-Answer-Cache": "miss", **CACHING})
+        response.headers.update({"ETag": tag, "X-Answer-Cache": "shared" if shared else "miss", **CACHING})
     return response
 
 

@@ -404,3 +404,65 @@ def test_the_answer_cache_is_bounded_and_follows_the_build():
     cache.put("b1", "big", Answer(b"x" * 11, "text/csv", ()))  # larger than the whole cache: not kept
     assert cache.get("b1", "big") is None
     assert cache.get("b2", "t1") is None and cache.size == 0  # another build: nothing of the old one is served
+
+
+class _HeldPool:
+    """Stands for the worker pool: counts the runs and holds each until released, so that identical requests
+    are certainly under way at the same time. The first run's outcome is `first`, the others' `then`."""
+
+    def __init__(self, first, then):
+        self.first, self.then, self.calls = first, then, 0
+        self.release = None
+
+    async def run(self, job, timeout_s=None, client="-"):
+        self.calls += 1
+        await self.release.wait()
+        return self.first if self.calls == 1 else self.then
+
+
+@pytest.mark.parametrize("cache_bytes, first_status, runs, served", [
+    (64 * 1024, "ok", 1, ["miss", "shared", "shared", "shared"]),  # one evaluation for four clients
+    (64 * 1024, "timeout", 4, ["miss", "miss", "miss"]),  # the shared run timed out: each waiting client runs its own
+    (0, "ok", 4, ["miss"] * 4),  # cache off: every request runs (what the benchmarks of evaluation rely on)
+])
+def test_identical_queries_under_way_at_once_share_one_evaluation(built_store, cache_bytes, first_status, runs, served):
+    import asyncio
+
+    from api.app import create_app
+    from ptce_kg.config import Settings
+    from ptce_kg.engine import QueryOutcome
+    from ptce_kg.store import StoreRoot
+
+    build = StoreRoot(built_store).current_name()
+    answer = QueryOutcome(status="ok", kind="solutions", media_type="text/csv", body=b"n\r\n1\r\n", rows=1, build=build)
+    first = answer if first_status == "ok" else QueryOutcome(status="timeout", message="stopped", build=build)
+    app = create_app(Settings(store=str(built_store), answer_cache_bytes=cache_bytes))
+    pool = app.state.service.pool = _HeldPool(first, answer)
+
+    async def scenario():
+        pool.release = asyncio.Event()
+        # Four clients, each from its own address (the per-client concurrency is not what is tested).
+        clients = [httpx.AsyncClient(transport=httpx.ASGITransport(app=app, client=(f"127.0.0.{2 + i}", 4000)),
+                                     base_url="http://ptce-kg.test") for i in range(4)]
+        tasks = [asyncio.create_task(c.get("/sparql", params={"query": "SELECT (1 AS ?n) {} # shared"},
+                                           headers={"Accept": "text/csv"})) for c in clients]
+        for _ in range(500):  # until the first run is under way; then time for the three others to arrive
+            await asyncio.sleep(0.01)
+            if pool.calls:
+                break
+        await asyncio.sleep(0.2)
+        pool.release.set()
+        responses = await asyncio.gather(*tasks)
+        for c in clients:
+            await c.aclose()
+        return responses
+
+    responses = asyncio.run(scenario())
+    assert pool.calls == runs
+    ok = [r for r in responses if r.status_code == 200]
+    assert all(r.text == "n\r\n1\r\n" for r in ok)
+    assert sorted(r.headers.get("x-answer-cache", "") for r in ok if "x-answer-cache" in r.headers) == served
+    if first_status == "timeout":  # the client whose run timed out is told so; the others got their answer
+        assert sorted(r.status_code for r in responses) == [200, 200, 200, 503]
+    else:
+        assert len(ok) == 4 and len({r.headers.get("etag") for r in ok}) == 1
