@@ -392,7 +392,12 @@ def throughput(base: str, path: str, texts: list[str], clients: int, seconds: fl
         ok = bad = short = 0
         while time.monotonic() < deadline:
             t = time.perf_counter()
-            status, body = client.query(texts[k % len(texts)])
+            try:
+                status, body = client.query(texts[k % len(texts)])
+            except (OSError, http.client.HTTPException):  # the server is gone (killed, crashed): an error; this client stops
+                mine.append(time.perf_counter() - t)
+                bad += 1
+                break
             mine.append(time.perf_counter() - t)
             k += 1
             if status == 200 and complete(body):
@@ -637,6 +642,10 @@ def report(path: Path, results: dict) -> str:
                              + (f" ({t['cut_off']} cut off)" if t.get("cut_off") else "") + " |")
         lines.append("")
         lines.append("Peak memory (MB): " + ", ".join(f"{k} {v:.0f}" for k, v in b["peak_mb"].items()) + ".")
+        if b.get("exited"):
+            lines.append("")
+            lines.append("**Exited during the runs** (the runs after it have no answers from it): " + ", ".join(
+                f"{k} (exit status {v}{', killed' if v == -9 else ''})" for k, v in b["exited"].items()) + ".")
     text = "\n".join(lines) + "\n"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
@@ -686,6 +695,9 @@ def run_scale(store: Path, work: Path, args, fast: set[str] | None) -> tuple[dic
                 runs[server].append(throughput(base, path, repeated, n, args.seconds, args.timeout_s)
                                     | {"mix": REPEATED})
         entry["peak_mb"]["ptce_kg_cache_on"] = peak_mb(ours_process.pid)
+        # A server that exited during the runs (e.g. killed by the kernel for its memory) is said so.
+        entry["exited"] = {name: proc.returncode for name, proc in (("ptce_kg", ours_process), ("oxigraph", oxi_process))
+                           if proc.poll() is not None}
     finally:
         if ours_process is not None:
             stop(ours_process)
