@@ -483,7 +483,10 @@ def main(argv=None) -> int:
 
             # rdflib-endpoint at 1×, Oxigraph server at every scale (synthetic graphs built anew there)
             peers_out = Path(args.out).with_name("peers.md")
+            # At the larger scales some queries take seconds: runs of 60 s, and a timeout that caps neither p99
+            # (bench/reports/peers-p99.md: with 5 s runs and a 120 s timeout the p99 growth was not a measure).
             peers.main(["--store", str(store1), "--seconds", str(args.seconds), "--scales", args.scales,
+                        "--scaled-seconds", "60", "--timeout-s", "900",
                         "--reps", str(args.peer_reps), "--work", str(work), "--out", str(peers_out)]
                        + (["--no-rdflib-endpoint"] if args.no_rdflib else []))
             results["peers"] = json.loads(peers_out.with_suffix(".json").read_text(encoding="utf-8"))
