@@ -648,7 +648,7 @@ def report(path: Path, results: dict) -> str:
             lines.append("")
             lines.append("**Exited during the runs** (exit status and run; -9: killed, e.g. by the kernel for its "
                          "memory; restarted on its loaded store for the next run): " + "; ".join(
-                f"{k}: {', '.join(v) if isinstance(v, list) else v}" for k, v in b["exited"].items()) + ".")
+                f"{k}: {', '.join(v)}" for k, v in b["exited"].items()) + ".")
     text = "\n".join(lines) + "\n"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
